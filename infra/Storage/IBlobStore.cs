@@ -114,8 +114,21 @@ public sealed class BlobLeaseLostException(string path, string detail)
     public string Path { get; } = path;
 }
 
+/// <summary>The service refused the credentials (HTTP 403): a wrong key, an expired or under-privileged SAS.</summary>
+public sealed class BlobStoreAccessDeniedException(string message) : BlobStoreException(message);
+
+/// <summary>A store URI, connection string or credential setting is malformed or missing; Setting names it.</summary>
+public sealed class BlobStoreConfigurationException(string setting, string message)
+    : BlobStoreException($"{setting}: {message}")
+{
+    public string Setting { get; } = setting;
+}
+
 public static class BlobStoreExtensions
 {
+    public static async Task<bool> ExistsAsync(this IBlobStore store, string path, CancellationToken ct = default)
+        => await store.GetPropertiesAsync(path, ct).ConfigureAwait(false) != null;
+
     /// <summary>Every blob under a prefix, following continuations.</summary>
     public static async IAsyncEnumerable<BlobItem> ListAllAsync(this IBlobStore store, string prefix,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
