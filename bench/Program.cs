@@ -1,0 +1,16 @@
+using Dreamer.Bench;
+
+// `./dreamer bench NAME`: each benchmark prints a table and ends with one GOAL line per goal.
+var benchmarks = new Dictionary<string, (string Description, Func<string[], Task<int>> Run)>(StringComparer.OrdinalIgnoreCase)
+{
+    ["torch"] = ("libtorch binding vs python3-torch: reference step, per-op overhead, matmul, MFU", TorchBench.RunAsync),
+
+};
+
+if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var bench))
+{
+    Console.Error.WriteLine(args.Length == 0 ? "usage: ./dreamer bench NAME" : $"unknown benchmark '{args[0]}'");
+    foreach (var (name, (description, _)) in benchmarks) Console.Error.WriteLine($"  {name,-10} {description}");
+    return 2;
+}
+return await bench.Run(args[1..]);

@@ -1,0 +1,231 @@
+using System.Buffers.Binary;
+using Dreamer.Parquet.Format;
+using Dreamer.Parquet.IO;
+using Dreamer.Parquet.Thrift;
+
+namespace Dreamer.Parquet;
+
+public sealed class ParquetReaderOptions
+{
+    /// <summary>Upper bound for one page's uncompressed size (guards allocations against lying headers).</summary>
+    public int MaxPageBytes { get; init; } = 512 << 20;
+    /// <summary>Upper bound for the values (levels) of one column chunk: RLE runs expand cheaply, memory does not.</summary>
+    public long MaxValuesPerColumnChunk { get; init; } = 1L << 28;
+    /// <summary>Bytes read from the end in the first request, so small footers cost one round trip.</summary>
+    public int FooterReadAhead { get; init; } = 64 << 10;
+    /// <summary>Adjacent column chunks closer than this are fetched with one ranged read.</summary>
+    public int CoalesceGapBytes { get; init; } = 1 << 20;
+}
+
+/// <summary>
+/// Reads Parquet files through positional reads: the footer first, then only the column chunks
+/// of the selected row groups and columns, so it works the same over a local file and a blob store.
+/// </summary>
+public sealed class ParquetReader : IDisposable
+{
+    private static readonly uint Magic = BinaryPrimitives.ReadUInt32LittleEndian("PAR1"u8);
+
+    private readonly IRandomAccessSource _source;
+    private readonly bool _ownsSource;
+    private readonly ParquetReaderOptions _options;
+    private readonly long _footerStart;
+
+    private ParquetReader(IRandomAccessSource source, bool owns, string name, ParquetReaderOptions options,
+        FileMetaData metadata, ParquetSchema schema, long footerStart)
+    {
+        _source = source;
+        _ownsSource = owns;
+        Name = name;
+        _options = options;
+        Metadata = metadata;
+        Schema = schema;
+        _footerStart = footerStart;
+    }
+
+    /// <summary>The name used in error messages (a path or URI).</summary>
+    public string Name { get; }
+    public FileMetaData Metadata { get; }
+    public ParquetSchema Schema { get; }
+    public long RowCount => Metadata.NumRows;
+    public int RowGroupCount => Metadata.RowGroups.Count;
+
+    public IReadOnlyDictionary<string, string?> KeyValueMetadata =>
+        (Metadata.KeyValueMetadata ?? []).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value);
+
+    public static Task<ParquetReader> OpenFileAsync(string path, ParquetReaderOptions? options = null, CancellationToken ct = default) =>
+        OpenAsync(new FileSource(path), path, options, ownsSource: true, ct);
+
+    public static Task<ParquetReader> OpenAsync(Stream stream, string name, ParquetReaderOptions? options = null, CancellationToken ct = default) =>
+        OpenAsync(new StreamSource(stream, leaveOpen: true), name, options, ownsSource: true, ct);
+
+    public static async Task<ParquetReader> OpenAsync(IRandomAccessSource source, string name, ParquetReaderOptions? options = null,
+        bool ownsSource = false, CancellationToken ct = default)
+    {
+        try
+        {
+            options ??= new ParquetReaderOptions();
+            var (meta, schema, footerStart) = await ReadFooterAsync(source, name, options, ct).ConfigureAwait(false);
+            return new ParquetReader(source, ownsSource, name, options, meta, schema, footerStart);
+        }
+        catch
+        {
+            if (ownsSource) source.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<(FileMetaData, ParquetSchema, long)> ReadFooterAsync(IRandomAccessSource source, string name,
+        ParquetReaderOptions options, CancellationToken ct)
+    {
+        long length = source.Length;
+        if (length < 12) throw new ParquetFormatException(name, 0, $"file of {length} bytes is too small to be Parquet");
+        int tailLength = (int)Math.Min(length, Math.Max(8, options.FooterReadAhead));
+        var tail = new byte[tailLength];
+        long tailStart = length - tailLength;
+        await source.ReadExactlyAsync(tailStart, tail, name, ct).ConfigureAwait(false);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(tail.AsSpan(tailLength - 4)) != Magic)
+            throw new ParquetFormatException(name, length - 4, "bad magic at the end of the file (not Parquet, or truncated)");
+        var head = new byte[4];
+        if (tailStart == 0) tail.AsSpan(0, 4).CopyTo(head);
+        else await source.ReadExactlyAsync(0, head, name, ct).ConfigureAwait(false);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(head) != Magic)
+            throw new ParquetFormatException(name, 0, "bad magic at the start of the file");
+        uint footerLength = BinaryPrimitives.ReadUInt32LittleEndian(tail.AsSpan(tailLength - 8));
+        if (footerLength > length - 12)
+            throw new ParquetFormatException(name, length - 8, $"footer length {footerLength} exceeds the file ({length} bytes)");
+        long footerStart = length - 8 - footerLength;
+        byte[] footer;
+        int footerPos;
+        if (footerStart >= tailStart) { footer = tail; footerPos = (int)(footerStart - tailStart); }
+        else
+        {
+            footer = new byte[footerLength];
+            footerPos = 0;
+            await source.ReadExactlyAsync(footerStart, footer, name, ct).ConfigureAwait(false);
+        }
+        var reader = new CompactReader(footer, footerPos, footerPos + (int)footerLength, footerStart - footerPos, name);
+        var meta = FileMetaData.Read(reader);
+        var schema = ParquetSchema.FromElements(meta.Schema, msg => new ParquetFormatException(name, footerStart, "invalid schema: " + msg));
+        Validate(meta, schema, name, footerStart);
+        return (meta, schema, footerStart);
+    }
+
+    private static void Validate(FileMetaData meta, ParquetSchema schema, string name, long footerStart)
+    {
+        if (meta.NumRows < 0) throw new ParquetFormatException(name, footerStart, $"negative row count {meta.NumRows}");
+        for (int g = 0; g < meta.RowGroups.Count; g++)
+        {
+            var rg = meta.RowGroups[g];
+            if (rg.NumRows < 0) throw new ParquetFormatException(name, footerStart, $"row group {g} has {rg.NumRows} rows");
+            if (rg.Columns.Count != schema.Columns.Count)
+                throw new ParquetFormatException(name, footerStart, $"row group {g} has {rg.Columns.Count} column chunks for {schema.Columns.Count} columns");
+            for (int c = 0; c < rg.Columns.Count; c++)
+            {
+                if (rg.Columns[c].MetaData is not { } m)
+                    throw new ParquetFormatException(name, footerStart, $"row group {g} column {schema.Columns[c]} has no metadata");
+                if (m.Type != schema.Columns[c].PhysicalType)
+                    throw new ParquetFormatException(name, footerStart, $"row group {g} column {schema.Columns[c]} is {m.Type} in the chunk but {schema.Columns[c].PhysicalType} in the schema");
+            }
+        }
+    }
+
+    /// <summary>Reads the selected columns (all when null) of one row group, in the order selected.</summary>
+    public async Task<IReadOnlyList<ColumnData>> ReadRowGroupAsync(int rowGroup, IReadOnlyList<ColumnDescriptor>? columns = null,
+        CancellationToken ct = default)
+    {
+        if ((uint)rowGroup >= (uint)RowGroupCount) throw new ArgumentOutOfRangeException(nameof(rowGroup));
+        columns ??= Schema.Columns;
+        var rg = Metadata.RowGroups[rowGroup];
+        var ranges = columns.Select(c => ChunkRange(rg, c)).ToArray();
+        var buffers = await FetchAsync(ranges, ct).ConfigureAwait(false);
+        var result = new ColumnData[columns.Count];
+        for (int i = 0; i < columns.Count; i++)
+        {
+            var meta = rg.Columns[columns[i].Index].MetaData!;
+            result[i] = new ColumnChunkReader(columns[i], meta, Name, _options).Read(buffers[i], ranges[i].Start, rg.NumRows);
+            buffers[i] = default; // let the chunk's bytes go as soon as it is decoded
+        }
+        return result;
+    }
+
+    public Task<IReadOnlyList<ColumnData>> ReadRowGroupAsync(int rowGroup, IReadOnlyList<string> columns, CancellationToken ct = default) =>
+        ReadRowGroupAsync(rowGroup, Schema.Select(columns), ct);
+
+    /// <summary>Reads the selected columns over all row groups, concatenated.</summary>
+    public async Task<IReadOnlyList<ColumnData>> ReadAllAsync(IReadOnlyList<ColumnDescriptor>? columns = null, CancellationToken ct = default)
+    {
+        columns ??= Schema.Columns;
+        var parts = columns.Select(_ => new List<ColumnData>()).ToArray();
+        for (int g = 0; g < RowGroupCount; g++)
+        {
+            var group = await ReadRowGroupAsync(g, columns, ct).ConfigureAwait(false);
+            for (int i = 0; i < group.Count; i++) parts[i].Add(group[i]);
+        }
+        var result = new ColumnData[columns.Count];
+        for (int i = 0; i < result.Length; i++)
+            result[i] = parts[i].Count > 0 ? ColumnData.Concat(parts[i]) : EmptyColumn(columns[i]);
+        return result;
+    }
+
+    private static ColumnData EmptyColumn(ColumnDescriptor c)
+    {
+        var lists = Enumerable.Range(0, c.MaxRepetitionLevel).Select(_ => new ListLevel([0])).ToArray();
+        return c.PhysicalType switch
+        {
+            PhysicalType.Boolean => ColumnData.Create(0, Array.Empty<bool>(), null, null, 0, null, lists),
+            PhysicalType.Int32 => ColumnData.Create(0, Array.Empty<int>(), null, null, 0, null, lists),
+            PhysicalType.Int64 => ColumnData.Create(0, Array.Empty<long>(), null, null, 0, null, lists),
+            PhysicalType.Float => ColumnData.Create(0, Array.Empty<float>(), null, null, 0, null, lists),
+            PhysicalType.Double => ColumnData.Create(0, Array.Empty<double>(), null, null, 0, null, lists),
+            PhysicalType.ByteArray => ColumnData.Create(0, null, [], [0], 0, null, lists),
+            _ => ColumnData.Create(0, null, [], null, c.ValueWidth, null, lists),
+        };
+    }
+
+    private readonly record struct Range(long Start, long Length);
+
+    private Range ChunkRange(RowGroup rg, ColumnDescriptor c)
+    {
+        var m = rg.Columns[c.Index].MetaData!;
+        // Some writers store dictionary_page_offset = 0 when there is none: the chunk then starts at the data page.
+        long start = m.DictionaryPageOffset is long d && d > 0 && d < m.DataPageOffset ? d : m.DataPageOffset;
+        long len = m.TotalCompressedSize;
+        if (start < 4 || len < 0 || start + len > _footerStart)
+            throw new ParquetFormatException(Name, start, $"column {c}: chunk [{start}, {start + len}) lies outside the data region [4, {_footerStart})");
+        if (len > int.MaxValue) throw new ParquetFormatException(Name, start, $"column {c}: chunk of {len} bytes exceeds 2 GB");
+        return new Range(start, len);
+    }
+
+    // One ranged read per run of nearby chunks: fewer round trips to a store, no bytes outside the selection's span.
+    private async Task<ArraySegment<byte>[]> FetchAsync(Range[] ranges, CancellationToken ct)
+    {
+        var result = new ArraySegment<byte>[ranges.Length];
+        var order = Enumerable.Range(0, ranges.Length).OrderBy(i => ranges[i].Start).ToArray();
+        int k = 0;
+        while (k < order.Length)
+        {
+            long start = ranges[order[k]].Start, end = start + ranges[order[k]].Length;
+            int j = k + 1;
+            while (j < order.Length && ranges[order[j]].Start - end <= _options.CoalesceGapBytes
+                   && Math.Max(end, ranges[order[j]].Start + ranges[order[j]].Length) - start <= int.MaxValue)
+            {
+                end = Math.Max(end, ranges[order[j]].Start + ranges[order[j]].Length);
+                j++;
+            }
+            var buf = GC.AllocateUninitializedArray<byte>((int)(end - start));
+            await _source.ReadExactlyAsync(start, buf, Name, ct).ConfigureAwait(false);
+            for (int x = k; x < j; x++)
+            {
+                var r = ranges[order[x]];
+                result[order[x]] = new ArraySegment<byte>(buf, (int)(r.Start - start), (int)r.Length);
+            }
+            k = j;
+        }
+        return result;
+    }
+
+    public void Dispose()
+    {
+        if (_ownsSource) _source.Dispose();
+    }
+}
