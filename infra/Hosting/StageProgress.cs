@@ -51,7 +51,7 @@ public static class StageProgress
     private sealed class PlainSink(string description, double total) : IProgressSink
     {
         private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
-        private TimeSpan _lastPrint = TimeSpan.MinValue;
+        private TimeSpan? _lastPrint;
         private double _done;
         private string? _status;
 
@@ -59,7 +59,7 @@ public static class StageProgress
         {
             _done = done;
             _status = status ?? _status;
-            if (_clock.Elapsed - _lastPrint < TimeSpan.FromSeconds(5)) return;
+            if (_lastPrint is { } last && _clock.Elapsed - last < TimeSpan.FromSeconds(5)) return;
             _lastPrint = _clock.Elapsed;
             Print();
         }

@@ -60,6 +60,7 @@ internal static unsafe class Native
     [DllImport(Lib)] public static extern nint dt_last_error();
     [DllImport(Lib)] public static extern nint dt_version();
     [DllImport(Lib), SuppressGCTransition] public static extern long dt_live_tensor_count();
+    [DllImport(Lib)] public static extern int dt_engine_add_loop(nint a, nint b, long n, double* seconds);
 
     [DllImport(Lib)] public static extern int dt_free(nint t);
     [DllImport(Lib)] public static extern int dt_alias(nint t, nint* o);

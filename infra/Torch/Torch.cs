@@ -48,6 +48,19 @@ public static unsafe class Torch
     /// <summary>Native tensor handles currently alive in this process (leak checks).</summary>
     public static long LiveTensorCount => Native.dt_live_tensor_count();
 
+    /// <summary>
+    /// Seconds libtorch itself takes for n additions a + b with no binding around them (a C++ loop).
+    /// Benchmarks subtract it from a binding's time to isolate the binding's per-op overhead.
+    /// </summary>
+    public static double EngineAddLoopSeconds(Tensor a, Tensor b, long n)
+    {
+        double seconds;
+        Native.Check(Native.dt_engine_add_loop(a.Handle, b.Handle, n, &seconds));
+        GC.KeepAlive(a);
+        GC.KeepAlive(b);
+        return seconds;
+    }
+
     /// <summary>Seeds the global CPU (and CUDA) generators.</summary>
     public static void ManualSeed(ulong seed) => Native.Check(Native.dt_manual_seed(seed));
 

@@ -11,6 +11,7 @@
 #include <torch/version.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -93,6 +94,18 @@ const char* dt_last_error(void) { return g_error.c_str(); }
 const char* dt_version(void) { return TORCH_VERSION; }
 
 int64_t dt_live_tensor_count(void) { return g_live.load(std::memory_order_relaxed); }
+
+int dt_engine_add_loop(dt_tensor a, dt_tensor b, int64_t n, double* seconds) {
+  return guarded([&] {
+    const auto& x = T(a);
+    const auto& y = T(b);
+    auto start = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < n; i++) {
+      at::Tensor c = at::add(x, y);
+    }
+    *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  });
+}
 
 int dt_free(dt_tensor t) {
   return guarded([&] {

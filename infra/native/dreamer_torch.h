@@ -46,6 +46,9 @@ typedef struct dt_value {
 DT_API const char* dt_last_error(void);
 DT_API const char* dt_version(void);
 DT_API int64_t dt_live_tensor_count(void);
+/* The engine's own cost of `c = a + b` with no binding around it: n calls of at::add whose
+   results are dropped, timed in C++. Benchmarks subtract it to isolate a binding's overhead. */
+DT_API int dt_engine_add_loop(dt_tensor a, dt_tensor b, int64_t n, double* seconds);
 
 // Tensor lifetime and metadata.
 DT_API int dt_free(dt_tensor t);
