@@ -76,7 +76,9 @@ stamp="$TOOLS/node_modules/.dreamer-lock-sha"
 lock_sha=$(sha256sum "$TOOLS/package-lock.json" | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sha" ]; then
   say "installing npm tools (azurite, duckdb)"
-  run_step "npm ci (infra/tools)" npm ci --prefix "$TOOLS" --no-audit --no-fund
+  # `npm install` with the lockfile present installs exactly the locked versions; `npm ci` refuses
+  # this lockfile because DuckDB's other-platform optional bindings are not resolvable here.
+  run_step "npm install (infra/tools)" npm install --prefix "$TOOLS" --no-audit --no-fund --no-save
   echo "$lock_sha" > "$stamp"
 else
   say "npm tools present"
