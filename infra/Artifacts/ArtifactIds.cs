@@ -24,4 +24,15 @@ public static class ArtifactIds
         if (salt != null) key["salt"] = salt;
         return $"{stage}-{CanonicalJson.Sha256Hex(key)[..16]}";
     }
+
+    /// <summary>
+    /// Content digest of a set of external source files (order-free): what "inputs" means for a stage that
+    /// reads raw files, so the same videos give the same artifact id wherever they are listed from.
+    /// </summary>
+    public static string SourcesDigest(IEnumerable<Schemas.ManifestSource> sources)
+    {
+        var list = new JsonArray(sources.OrderBy(s => s.Uri, StringComparer.Ordinal)
+            .Select(s => (JsonNode)new JsonArray(s.Uri, s.Sha256)).ToArray());
+        return "sources-" + CanonicalJson.Sha256Hex(list)[..16];
+    }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Dreamer.Artifacts;
 using Dreamer.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -34,7 +35,32 @@ public sealed record StageResult(string ArtifactId, bool Reused, IReadOnlyDictio
 /// </summary>
 public static class StageHost
 {
-    public static async Task<int> RunAsync(string stage, string[] args, Func<StageContext, Task<StageResult>> body)
+    /// <summary>
+    /// A stage that can plan: with --plan only the plan is computed and the decision printed as JSON
+    /// (reuse or run, and why); otherwise a committed artifact is reused without running the body.
+    /// </summary>
+    public static Task<int> RunAsync(string stage, string[] args, Func<StageContext, Task<StagePlan>> plan,
+        Func<StageContext, StagePlan, Task<StageResult>> run) =>
+        RunAsync(stage, args, async ctx =>
+        {
+            var p = await plan(ctx).ConfigureAwait(false);
+            using var store = BlobStores.Open(ctx.Options.Store);
+            var decision = await StagePlanner.DecideAsync(store, stage, p, CodeVersion.ForThisProcess().Version, ctx.Cancellation).ConfigureAwait(false);
+            if (ctx.Options.Plan)
+            {
+                Console.Out.WriteLine(decision.ToJson().ToJsonString());
+                return null;
+            }
+            if (decision.Committed)
+            {
+                ctx.Log.LogInformation("artifact {ArtifactId} is already committed: reused", p.ArtifactId);
+                return new StageResult(p.ArtifactId, Reused: true);
+            }
+            ctx.Log.LogInformation("producing {ArtifactId}: {Reasons}", p.ArtifactId, string.Join("; ", decision.Reasons));
+            return await run(ctx, p).ConfigureAwait(false);
+        });
+
+    public static async Task<int> RunAsync(string stage, string[] args, Func<StageContext, Task<StageResult?>> body)
     {
         StageOptions options;
         try
@@ -62,6 +88,7 @@ public static class StageHost
         try
         {
             var result = await body(new StageContext(stage, options, loggers, cancel.Token)).ConfigureAwait(false);
+            if (result == null) return ExitCodes.Done; // --plan printed its decision
             Console.Out.WriteLine(options.Json
                 ? System.Text.Json.JsonSerializer.Serialize(new { artifactId = result.ArtifactId, reused = result.Reused, metrics = result.Metrics })
                 : result.ArtifactId);

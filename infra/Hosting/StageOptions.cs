@@ -15,6 +15,8 @@ public sealed record StageOptions
     public string? Salt { get; init; }
     /// <summary>Run id of the pipeline run this stage belongs to, for the lineage parent facet.</summary>
     public string? ParentRunId { get; init; }
+    /// <summary>Only compute the artifact id and whether the stage would run (nightly --dry-run).</summary>
+    public bool Plan { get; init; }
 
     public ConfigSources ConfigSources => new(ConfigFile, Sets);
 
@@ -52,10 +54,11 @@ public sealed record StageOptions
                     options = options with { ShardIndex = index, ShardCount = count };
                     break;
                 case "--json": options = options with { Json = true }; break;
+                case "--plan": options = options with { Plan = true }; break;
                 case "--salt": options = options with { Salt = Value() }; break;
                 case "--parent-run": options = options with { ParentRunId = Value() }; break;
                 default:
-                    throw new StageInputException($"unknown option '{arg}'; expected --store, --input, --config, --set, --seed, --shard, --json, --salt, --parent-run");
+                    throw new StageInputException($"unknown option '{arg}'; expected --store, --input, --config, --set, --seed, --shard, --json, --plan, --salt, --parent-run");
             }
         }
         return options with { Sets = sets };
