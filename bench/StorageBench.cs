@@ -19,8 +19,8 @@ namespace Dreamer.Bench;
 /// <item>Local folder store vs cp (write) and cat (read).</item>
 /// <item>Listing 10,000 blobs through the Azure client (pages of 5000) and the local store.</item>
 /// </list>
-/// Options: --size-mb N (default 512), --blobs N (default 10000), --repeat N (default 2, best of),
-/// --quick (64 MB, 2,000 blobs, one round).
+/// Options: --size-mb N (default 512), --blobs N (default 10000), --repeat N (rounds, default 5; each figure is
+/// the median over rounds, each ratio the median of the rounds' paired ratios), --quick (64 MB, 2,000 blobs, 3 rounds).
 /// </summary>
 public static class StorageBench
 {
@@ -30,7 +30,11 @@ public static class StorageBench
     const ulong Seed = 0x5EED_D8EA_3E55;
     const double MiB = 1 << 20;
 
-    sealed record Settings(long SizeBytes, int Blobs, int Repeat, bool Quick);
+    sealed record Settings(long SizeBytes, int Blobs, int Repeat, bool Quick)
+    {
+        /// <summary>Rounds of the local and listing measures: quick and steady, three are plenty.</summary>
+        public int LocalRepeat => Math.Min(Repeat, 3);
+    }
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -56,7 +60,7 @@ public static class StorageBench
         try
         {
             var report = new BenchReport(FormattableString.Invariant(
-                $"storage: {settings.SizeBytes / MiB:0} MiB artifact, {settings.Blobs:N0} blobs listed, best of {settings.Repeat}"));
+                $"storage: {settings.SizeBytes / MiB:0} MiB artifact, {settings.Blobs:N0} blobs; medians of {settings.Repeat} alternating rounds ({settings.LocalRepeat} local)"));
             report.Columns("measure", "ours", "peer", "ours/peer", "ours | peer");
 
             Log("preparing the source file and curl's block files...");
@@ -96,7 +100,7 @@ public static class StorageBench
     static Settings Parse(string[] args)
     {
         long sizeMb = 512;
-        int blobs = 10_000, repeat = 2;
+        int blobs = 10_000, repeat = 5;
         bool quick = false, sizeGiven = false, blobsGiven = false, repeatGiven = false;
         for (var i = 0; i < args.Length; i++)
         {
@@ -116,7 +120,7 @@ public static class StorageBench
         {
             if (!sizeGiven) sizeMb = 64;
             if (!blobsGiven) blobs = 2_000;
-            if (!repeatGiven) repeat = 1;
+            if (!repeatGiven) repeat = 3;
         }
         return new Settings(sizeMb << 20, blobs, repeat, quick);
     }
@@ -136,31 +140,27 @@ public static class StorageBench
 
         // Warm-up (untimed): JIT of our client, the container, and Azurite's own code paths for both clients.
         Log("warm-up...");
-        var warmSize = (long)options.BlockSize * 2 + 4096;
-        await store.WriteAsync("warmup.bin", new GeneratedStream(Seed, warmSize), null, ct);
-        await DrainAsync(await store.OpenReadAsync("warmup.bin", ct: ct), ct);
+        var warmSize = (long)options.BlockSize * 2 * options.UploadParallelism + 4096;
+        for (var i = 0; i < 2; i++)
+        {
+            await store.WriteAsync("warmup.bin", new GeneratedStream(Seed, warmSize), null, ct);
+            await DrainAsync(await store.OpenReadAsync("warmup.bin", ct: ct), ct);
+        }
         await curl.DownloadAsync("warmup.bin", warmSize, options.DownloadChunkSize, options.DownloadParallelism, ct);
 
-        double bestOursUp = double.MaxValue, bestCurlUp = double.MaxValue, bestOursDown = double.MaxValue, bestCurlDown = double.MaxValue;
+        // Seconds per round; rounds alternate who goes first, so neither side always meets a fresher (or more
+        // fragmented) Azurite, and each round's pair runs under about the same machine load.
+        List<double> oursUp = [], curlUp = [], oursDown = [], curlDown = [];
         for (var round = 0; round < settings.Repeat; round++)
         {
-            // Alternate who goes first, so neither side always meets a fresher (or more fragmented) Azurite.
             var oursFirst = round % 2 == 0;
             for (var turn = 0; turn < 2; turn++)
             {
                 ct.ThrowIfCancellationRequested();
                 if ((turn == 0) == oursFirst)
-                {
-                    var seconds = await TimeAsync(() => store.WriteAsync("ours.bin", new GeneratedStream(Seed, size), null, ct));
-                    bestOursUp = Math.Min(bestOursUp, seconds);
-                    Log(FormattableString.Invariant($"round {round + 1}: ours upload {size / MiB / seconds:0} MiB/s"));
-                }
+                    oursUp.Add(await TimeAsync(() => store.WriteAsync("ours.bin", new GeneratedStream(Seed, size), null, ct)));
                 else
-                {
-                    var seconds = await TimeAsync(() => curl.UploadAsync("curl.bin", blockFiles, options.UploadParallelism, ct));
-                    bestCurlUp = Math.Min(bestCurlUp, seconds);
-                    Log(FormattableString.Invariant($"round {round + 1}: curl upload {size / MiB / seconds:0} MiB/s"));
-                }
+                    curlUp.Add(await TimeAsync(() => curl.UploadAsync("curl.bin", blockFiles, options.UploadParallelism, ct)));
             }
             await VerifyAsync(store, "ours.bin", size, ct);
             await VerifyAsync(store, "curl.bin", size, ct);
@@ -171,30 +171,29 @@ public static class StorageBench
                 if ((turn == 0) == oursFirst)
                 {
                     long read = 0;
-                    var seconds = await TimeAsync(async () => read = await DrainAsync(await store.OpenReadAsync("ours.bin", ct: ct), ct));
+                    oursDown.Add(await TimeAsync(async () => read = await DrainAsync(await store.OpenReadAsync("ours.bin", ct: ct), ct)));
                     if (read != size) throw new InvalidOperationException($"our download read {read} of {size} bytes");
-                    bestOursDown = Math.Min(bestOursDown, seconds);
-                    Log(FormattableString.Invariant($"round {round + 1}: ours download {size / MiB / seconds:0} MiB/s"));
                 }
                 else
-                {
-                    var seconds = await TimeAsync(() => curl.DownloadAsync("ours.bin", size, options.DownloadChunkSize,
-                        options.DownloadParallelism, ct));
-                    bestCurlDown = Math.Min(bestCurlDown, seconds);
-                    Log(FormattableString.Invariant($"round {round + 1}: curl download {size / MiB / seconds:0} MiB/s"));
-                }
+                    curlDown.Add(await TimeAsync(() => curl.DownloadAsync("ours.bin", size, options.DownloadChunkSize,
+                        options.DownloadParallelism, ct)));
             }
+            Log(FormattableString.Invariant(
+                $"round {round + 1}: upload ours {size / MiB / oursUp[^1]:0} curl {size / MiB / curlUp[^1]:0} MiB/s, download ours {size / MiB / oursDown[^1]:0} curl {size / MiB / curlDown[^1]:0} MiB/s"));
         }
 
         var mb = size / MiB;
-        double upRatio = bestCurlUp / bestOursUp, downRatio = bestCurlDown / bestOursDown;
+        // The ratio of each round's pair, then the median over rounds: robust to load that comes and goes.
+        var upRatio = Median(oursUp.Zip(curlUp, (ours, peer) => peer / ours));
+        var downRatio = Median(oursDown.Zip(curlDown, (ours, peer) => peer / ours));
         var blocks = (size + options.BlockSize - 1) / options.BlockSize;
-        report.Row($"Azurite upload {mb:0} MiB (MiB/s)", F(mb / bestOursUp), F(mb / bestCurlUp), R(upRatio),
-            $"{blocks} × {options.BlockSize / MiB:0} MiB Put Block, {options.UploadParallelism} in flight, MD5 per block + whole, from a generator" +
-            $" | {options.UploadParallelism} curl processes, Put Block -T from block files, SAS; then Put Block List");
-        report.Row($"Azurite download {mb:0} MiB (MiB/s)", F(mb / bestOursDown), F(mb / bestCurlDown), R(downRatio),
+        report.Row($"Azurite upload {mb:0} MiB (MiB/s)", F(mb / Median(oursUp)), F(mb / Median(curlUp)), R(upRatio),
+            $"AzureBlobStore.WriteAsync from a generator: {blocks} × {options.BlockSize / MiB:0} MiB Put Block with Content-MD5, " +
+            $"{options.UploadParallelism} in flight, Shared Key; Put Block List" +
+            $" | {options.UploadParallelism} curl processes: Put Block -T of the same blocks from files, no MD5, SAS; Put Block List");
+        report.Row($"Azurite download {mb:0} MiB (MiB/s)", F(mb / Median(oursDown)), F(mb / Median(curlDown)), R(downRatio),
             $"OpenReadAsync: {options.DownloadChunkSize / MiB:0} MiB ranged GETs, {options.DownloadParallelism} ahead, to Stream.Null" +
-            $" | {options.DownloadParallelism} curl processes, same ranges (-r), to /dev/null, SAS");
+            $" | {options.DownloadParallelism} curl processes: the same ranged GETs (-r) to /dev/null, SAS");
         if (store.Statistics.Retries > 0)
             report.Row("Azurite retries (ours)", store.Statistics.Retries.ToString(CultureInfo.InvariantCulture), "-", "-",
                 $"of {store.Statistics.Attempts} requests");
@@ -223,8 +222,8 @@ public static class StorageBench
     {
         var size = settings.SizeBytes;
         var mb = size / MiB;
-        var durable = new LocalFolderStore(Path.Combine(work, "local-durable"));
-        var fast = new LocalFolderStore(Path.Combine(work, "local-fast"), new LocalFolderStoreOptions { Durable = false });
+        using var durable = new LocalFolderStore(Path.Combine(work, "local-durable"));
+        using var fast = new LocalFolderStore(Path.Combine(work, "local-fast"), new LocalFolderStoreOptions { Durable = false });
         var copies = Directory.CreateDirectory(Path.Combine(work, "cp")).FullName;
         var copy = Path.Combine(copies, "artifact.bin");
 
@@ -232,39 +231,39 @@ public static class StorageBench
         await fast.WriteAsync("warmup.bin", new GeneratedStream(Seed, 1 << 20), null, ct);
         await DrainAsync(await fast.OpenReadAsync("warmup.bin", ct: ct), ct);
 
-        double oursDurable = double.MaxValue, cpSync = double.MaxValue, oursFast = double.MaxValue, cp = double.MaxValue;
-        double oursRead = double.MaxValue, cat = double.MaxValue;
-        for (var round = 0; round < settings.Repeat; round++)
+        List<double> oursDurable = [], cpSync = [], oursFast = [], cp = [], oursRead = [], cat = [];
+        for (var round = 0; round < settings.LocalRepeat; round++)
         {
             Log($"round {round + 1}: local store vs cp...");
-            oursDurable = Math.Min(oursDurable, await TimeAsync(async () =>
+            oursDurable.Add(await TimeAsync(async () =>
             {
                 await using var input = OpenSource(source);
                 await durable.WriteAsync("artifact.bin", input, null, ct);
             }));
             File.Delete(copy);
-            cpSync = Math.Min(cpSync, await TimeAsync(() => Shell("cp \"$1\" \"$2\" && sync \"$2\"", ct, source, copy)));
+            cpSync.Add(await TimeAsync(() => Shell("cp \"$1\" \"$2\" && sync \"$2\"", ct, source, copy)));
             File.Delete(copy);
-            oursFast = Math.Min(oursFast, await TimeAsync(async () =>
+            oursFast.Add(await TimeAsync(async () =>
             {
                 await using var input = OpenSource(source);
                 await fast.WriteAsync("artifact.bin", input, null, ct);
             }));
-            cp = Math.Min(cp, await TimeAsync(() => Shell("cp \"$1\" \"$2\"", ct, source, copy)));
+            cp.Add(await TimeAsync(() => Shell("cp \"$1\" \"$2\"", ct, source, copy)));
 
             long read = 0;
-            oursRead = Math.Min(oursRead, await TimeAsync(async () => read = await DrainAsync(await fast.OpenReadAsync("artifact.bin", ct: ct), ct)));
+            oursRead.Add(await TimeAsync(async () => read = await DrainAsync(await fast.OpenReadAsync("artifact.bin", ct: ct), ct)));
             if (read != size) throw new InvalidOperationException($"local read {read} of {size} bytes");
-            cat = Math.Min(cat, await TimeAsync(() => Shell("cat \"$1\" > /dev/null", ct, copy)));
+            cat.Add(await TimeAsync(() => Shell("cat \"$1\" > /dev/null", ct, copy)));
         }
         await VerifyAsync(durable, "artifact.bin", size, ct);
 
-        report.Row($"local write {mb:0} MiB, durable (MiB/s)", F(mb / oursDurable), F(mb / cpSync), R(cpSync / oursDurable),
-            "WriteAsync from a FileStream: temp file, fsync, rename | cp source dest && sync dest");
-        report.Row($"local write {mb:0} MiB, no fsync (MiB/s)", F(mb / oursFast), F(mb / cp), R(cp / oursFast),
-            "same with Durable = false | cp source dest");
-        report.Row($"local read {mb:0} MiB (MiB/s)", F(mb / oursRead), F(mb / cat), R(cat / oursRead),
-            "OpenReadAsync to Stream.Null (page cache) | cat dest > /dev/null (page cache)");
+        static double PairedRatio(List<double> ours, List<double> peer) => Median(ours.Zip(peer, (o, p) => p / o));
+        report.Row($"local write {mb:0} MiB, durable (MiB/s)", F(mb / Median(oursDurable)), F(mb / Median(cpSync)),
+            R(PairedRatio(oursDurable, cpSync)), "LocalFolderStore.WriteAsync from a FileStream: temp file, fsync, rename | cp source dest && sync dest");
+        report.Row($"local write {mb:0} MiB, no fsync (MiB/s)", F(mb / Median(oursFast)), F(mb / Median(cp)),
+            R(PairedRatio(oursFast, cp)), "the same with Durable = false | cp source dest");
+        report.Row($"local read {mb:0} MiB (MiB/s)", F(mb / Median(oursRead)), F(mb / Median(cat)),
+            R(PairedRatio(oursRead, cat)), "OpenReadAsync to Stream.Null (page cache) | cat dest > /dev/null (page cache)");
     }
 
     static FileStream OpenSource(string path)
@@ -276,7 +275,7 @@ public static class StorageBench
     {
         var count = settings.Blobs;
         using var azure = new AzureBlobStore(azurite.Account, ListContainer);
-        var local = new LocalFolderStore(Path.Combine(work, "local-listing"), new LocalFolderStoreOptions { Durable = false });
+        using var local = new LocalFolderStore(Path.Combine(work, "local-listing"), new LocalFolderStoreOptions { Durable = false });
         Log($"creating {count:N0} blobs in Azurite and in the local store...");
         var payload = new byte[16];
         var createSeconds = await TimeAsync(() => Parallel.ForEachAsync(Enumerable.Range(0, count),
@@ -285,23 +284,25 @@ public static class StorageBench
         await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct },
             async (i, token) => await local.WriteBytesAsync(BlobName(i), payload, null, token));
 
-        double azureBest = double.MaxValue, localBest = double.MaxValue;
+        List<double> azureTimes = [], localTimes = [];
         int azurePages = 0, localPages = 0;
-        for (var round = 0; round < settings.Repeat; round++)
+        for (var round = 0; round < settings.LocalRepeat; round++)
         {
             Log($"round {round + 1}: listing...");
             (int Blobs, int Pages) azureListed = default, localListed = default;
-            azureBest = Math.Min(azureBest, await TimeAsync(async () => azureListed = await ListAsync(azure, ct)));
-            localBest = Math.Min(localBest, await TimeAsync(async () => localListed = await ListAsync(local, ct)));
+            azureTimes.Add(await TimeAsync(async () => azureListed = await ListAsync(azure, ct)));
+            localTimes.Add(await TimeAsync(async () => localListed = await ListAsync(local, ct)));
             if (azureListed.Blobs != count || localListed.Blobs != count)
                 throw new InvalidOperationException($"listed {azureListed.Blobs} (Azure) and {localListed.Blobs} (local) of {count} blobs");
             (azurePages, localPages) = (azureListed.Pages, localListed.Pages);
         }
 
-        report.Row($"list {count:N0} blobs (blobs/s)", F(count / azureBest), "-", "-",
-            $"Azure List Blobs, {azurePages} pages of ≤5000 ({azureBest * 1000:0} ms); creating them took {createSeconds:0.0} s at 16 in flight");
-        report.Row($"list {count:N0} blobs, local (blobs/s)", F(count / localBest), "-", "-",
-            $"LocalFolderStore, {localPages} pages of ≤5000 ({localBest * 1000:0} ms)");
+        double azureTime = Median(azureTimes), localTime = Median(localTimes);
+        report.Row($"list {count:N0} blobs, Azurite (blobs/s)", F(count / azureTime), "-", "-",
+            $"AzureBlobStore.ListPageAsync: {azurePages} pages of ≤5000, {azureTime * 1000:0} ms " +
+            $"(creating them: {createSeconds:0} s, {count / createSeconds:0} Put Blob/s at 16 in flight)");
+        report.Row($"list {count:N0} blobs, local (blobs/s)", F(count / localTime), "-", "-",
+            $"LocalFolderStore.ListPageAsync: {localPages} pages of ≤5000, {localTime * 1000:0} ms");
     }
 
     static string BlobName(int i) => string.Create(CultureInfo.InvariantCulture, $"runs/r1/part-{i:D6}.bin");
@@ -364,11 +365,13 @@ public static class StorageBench
     static Task Shell(string script, CancellationToken ct, params string[] args)
         => RunProcessAsync("/bin/sh", ["-c", script, "sh", .. args], ct);
 
-    internal static async Task RunProcessAsync(string executable, IEnumerable<string> args, CancellationToken ct)
+    /// <summary>Runs a process to its end and returns its standard output; a non-zero exit raises with its standard error.</summary>
+    static async Task<string> RunProcessAsync(string executable, IEnumerable<string> args, CancellationToken ct)
     {
-        var info = new ProcessStartInfo(executable) { UseShellExecute = false, RedirectStandardError = true };
+        var info = new ProcessStartInfo(executable) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var arg in args) info.ArgumentList.Add(arg);
         using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {executable}");
+        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
         try { await process.WaitForExitAsync(ct); }
         catch (OperationCanceledException)
@@ -378,6 +381,15 @@ public static class StorageBench
         }
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"{Path.GetFileName(executable)} exited with {process.ExitCode}: {(await stderr).Trim()}");
+        return await stdout;
+    }
+
+    static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        if (sorted.Count == 0) return double.NaN;
+        var mid = sorted.Count / 2;
+        return sorted.Count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     static string F(double value) => value.ToString(value >= 100 ? "N0" : "0.0", CultureInfo.InvariantCulture);
@@ -402,7 +414,9 @@ public static class StorageBench
                 $"upload-file = \"{file}\"",
                 $"url = \"{Url(blob, "comp=block&blockid=" + Uri.EscapeDataString(ids[i]))}\"",
             }).ToList();
-            await RunAsync(transfers, parallel, ct);
+            var sent = await RunAsync(transfers, parallel, "%{size_upload}", ct);
+            var expected = blockFiles.Sum(f => new FileInfo(f).Length);
+            if (sent != expected) throw new InvalidOperationException($"curl uploaded {sent} of {expected} bytes");
 
             var list = new StringBuilder("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
             foreach (var id in ids) list.Append("<Latest>").Append(id).Append("</Latest>");
@@ -413,11 +427,11 @@ public static class StorageBench
                 $"data-binary = \"@{xml}\"",
                 "header = \"Content-Type: application/xml\"",
                 $"url = \"{Url(blob, "comp=blocklist")}\"",
-            ]], 1, ct);
+            ]], 1, "%{size_upload}", ct);
         }
 
         /// <summary>Ranged GETs of chunkSize to /dev/null, `parallel` curl processes each taking every parallel-th range.</summary>
-        public Task DownloadAsync(string blob, long size, int chunkSize, int parallel, CancellationToken ct)
+        public async Task DownloadAsync(string blob, long size, int chunkSize, int parallel, CancellationToken ct)
         {
             var transfers = new List<string[]>();
             for (long offset = 0; offset < size; offset += chunkSize)
@@ -425,18 +439,20 @@ public static class StorageBench
                     $"range = \"{offset}-{Math.Min(size, offset + chunkSize) - 1}\"",
                     $"url = \"{Url(blob, "")}\"",
                 ]);
-            return RunAsync(transfers, parallel, ct);
+            var received = await RunAsync(transfers, parallel, "%{size_download}", ct);
+            if (received != size) throw new InvalidOperationException($"curl downloaded {received} of {size} bytes");
         }
 
         /// <summary>
         /// Runs the transfers in `parallel` curl processes (one keep-alive connection each), each process taking
-        /// every parallel-th transfer in order, one config file (-K) per process so no URL shows in a process list.
+        /// every parallel-th transfer in order, one config file (-K) per process so no SAS shows in a process list.
+        /// Returns the sum of countVariable (curl's %{size_upload} or %{size_download}) over the transfers.
         /// </summary>
-        async Task RunAsync(IReadOnlyList<string[]> transfers, int parallel, CancellationToken ct)
+        async Task<long> RunAsync(IReadOnlyList<string[]> transfers, int parallel, string countVariable, CancellationToken ct)
         {
             var batch = Interlocked.Increment(ref _batch);
             var processes = Math.Min(parallel, transfers.Count);
-            var runs = new List<Task>();
+            var runs = new List<Task<string>>();
             for (var p = 0; p < processes; p++)
             {
                 var config = new StringBuilder();
@@ -445,41 +461,64 @@ public static class StorageBench
                     if (config.Length > 0) config.AppendLine("next");
                     config.AppendLine("silent").AppendLine("show-error").AppendLine("fail")
                         .AppendLine($"header = \"x-ms-version: {AzureStorageAccount.ServiceVersion}\"")
-                        .AppendLine("output = \"/dev/null\"");
+                        .AppendLine("output = \"/dev/null\"")
+                        .AppendLine($"write-out = \"{countVariable}\\n\"");
                     foreach (var line in transfers[i]) config.AppendLine(line);
                 }
                 var file = Path.Combine(work, $"curl-{batch}-{p}.cfg");
                 await File.WriteAllTextAsync(file, config.ToString(), ct);
                 runs.Add(RunProcessAsync(Curl, ["-K", file], ct));
             }
-            await Task.WhenAll(runs);
+            // Each transfer prints its byte count: the sum proves curl moved every byte.
+            return (await Task.WhenAll(runs)).SelectMany(output => output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                .Sum(line => long.Parse(line, CultureInfo.InvariantCulture));
         }
     }
 
     /// <summary>
-    /// A read-only stream of deterministic pseudo-random bytes (SplitMix64 of the 8-byte word index), generated as it
-    /// is read: any size, no array behind it, and any range can be regenerated to check a download.
+    /// A read-only stream of deterministic pseudo-random bytes, generated as it is read: any size, no array
+    /// behind it, and any range can be regenerated to check a download. Byte i is a fixed 1 MiB SplitMix64
+    /// pattern XOR a SplitMix64 word of (seed, i / 1 MiB), so it costs about what a page-cache read does and the
+    /// uploads measure the client, not the generator.
     /// </summary>
     sealed class GeneratedStream(ulong seed, long length) : Stream
     {
+        const int PatternBits = 20;
+        const int PatternMask = (1 << PatternBits) - 1;
+        static readonly byte[] Pattern = BuildPattern();
         long _position;
+
+        static byte[] BuildPattern()
+        {
+            var pattern = new byte[1 << PatternBits];
+            var words = MemoryMarshal.Cast<byte, ulong>(pattern.AsSpan());
+            for (var w = 0; w < words.Length; w++) words[w] = Word(0xC0FFEE, (ulong)w);
+            return pattern;
+        }
 
         public static void Fill(ulong seed, long position, Span<byte> destination)
         {
-            var i = 0;
-            while (i < destination.Length && ((position + i) & 7) != 0) { destination[i] = ByteAt(seed, position + i); i++; }
-            var words = MemoryMarshal.Cast<byte, ulong>(destination.Slice(i, (destination.Length - i) & ~7));
-            var index = (ulong)((position + i) >> 3);
-            for (var w = 0; w < words.Length; w++)
+            while (!destination.IsEmpty)
             {
-                var word = Word(seed, index + (ulong)w);
-                words[w] = BitConverter.IsLittleEndian ? word : BinaryPrimitives.ReverseEndianness(word);
+                var within = (int)(position & PatternMask);
+                var n = Math.Min(destination.Length, PatternMask + 1 - within);
+                var key = Word(seed, (ulong)(position >> PatternBits));
+                var source = Pattern.AsSpan(within, n);
+                var target = destination[..n];
+                var i = 0;
+                for (; i < n && ((within + i) & 7) != 0; i++) target[i] = (byte)(source[i] ^ KeyByte(key, within + i));
+                var whole = (n - i) & ~7;
+                var keyWord = BitConverter.IsLittleEndian ? key : BinaryPrimitives.ReverseEndianness(key);
+                var from = MemoryMarshal.Cast<byte, ulong>(source.Slice(i, whole));
+                var to = MemoryMarshal.Cast<byte, ulong>(target.Slice(i, whole));
+                for (var w = 0; w < from.Length; w++) to[w] = from[w] ^ keyWord;
+                for (i += whole; i < n; i++) target[i] = (byte)(source[i] ^ KeyByte(key, within + i));
+                destination = destination[n..];
+                position += n;
             }
-            i += words.Length * 8;
-            while (i < destination.Length) { destination[i] = ByteAt(seed, position + i); i++; }
         }
 
-        static byte ByteAt(ulong seed, long position) => (byte)(Word(seed, (ulong)(position >> 3)) >> (int)((position & 7) * 8));
+        static byte KeyByte(ulong key, int offset) => (byte)(key >> ((offset & 7) * 8));
 
         static ulong Word(ulong seed, ulong index)
         {

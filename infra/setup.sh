@@ -35,7 +35,7 @@ run_step() {
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- apt packages -----------------------------------------------------------
-APT_PACKAGES=(libtorch-dev libopenblas0-pthread ffmpeg libzstd1 cmake g++ make)
+APT_PACKAGES=(libtorch-dev libopenblas0-pthread ffmpeg libzstd1 cmake g++ make curl)
 [ "$WANT_TEST" = 1 ] && APT_PACKAGES+=(python3-torch python3-numpy)
 [ "$WANT_BENCH" = 1 ] && APT_PACKAGES+=(python3-torch python3-numpy)
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)

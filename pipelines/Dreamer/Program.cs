@@ -5,4 +5,7 @@ using Dreamer.Cli;
 var root = new RootCommand("Dreamer Pipeline: train agents inside a learned world model.");
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(StoreCommands.Create());
+root.Subcommands.Add(PipelineCommands.Nightly());
+root.Subcommands.Add(PipelineCommands.Run());
+root.Subcommands.Add(PipelineCommands.Status());
 return await root.Parse(args).InvokeAsync();

@@ -143,7 +143,7 @@ public sealed class AzureBlobStore : IBlobStore
         // Tags this write so a retried conditional write that meets its own earlier landing can recognise it.
         var writeId = Guid.NewGuid().ToString("N");
         var blockSize = _options.BlockSize;
-        using var wholeMd5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+        using var wholeMd5 = _options.StoreBlobMd5 ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
         byte[]? first = ArrayPool<byte>.Shared.Rent(blockSize);
         byte[]? second = null;
         try
@@ -163,8 +163,8 @@ public sealed class AzureBlobStore : IBlobStore
                 return await CommitAsync(put, path, body.Length, options, metadata, writeId, ct).ConfigureAwait(false);
             }
 
-            wholeMd5.AppendData(first, 0, firstLength);
-            wholeMd5.AppendData(second!, 0, secondLength);
+            wholeMd5?.AppendData(first, 0, firstLength);
+            wholeMd5?.AppendData(second!, 0, secondLength);
             var buffers = new[] { (first, firstLength), (second!, secondLength) };
             (first, second) = (null, null); // the block stager owns them now
             var (blockIds, length) = await StageBlocksAsync(path, writeId, content, buffers, wholeMd5, options.LeaseId, ct).ConfigureAwait(false);
@@ -175,7 +175,7 @@ public sealed class AzureBlobStore : IBlobStore
             var commit = CommitRequest("Put Block List", path, options, metadata, writeId, xml, MD5.HashData(xml))
                 .WithQuery("comp", "blocklist")
                 .With("Content-Type", "application/xml")
-                .With("x-ms-blob-content-md5", Convert.ToBase64String(wholeMd5.GetHashAndReset()));
+                .With("x-ms-blob-content-md5", wholeMd5 == null ? null : Convert.ToBase64String(wholeMd5.GetHashAndReset()));
             return await CommitAsync(commit, path, length, options, metadata, writeId, ct).ConfigureAwait(false);
         }
         finally
@@ -238,11 +238,13 @@ public sealed class AzureBlobStore : IBlobStore
     }
 
     /// <summary>
-    /// Uploads blocks with at most UploadParallelism in flight: a slot is taken before a buffer is filled, so
-    /// memory stays bounded however long the source is. Returns the block ids in order and the total length.
+    /// Uploads blocks with at most UploadParallelism in flight. The next block is read and its Content-MD5 hashed
+    /// while all slots are busy, so a freed slot sends at once instead of first waiting for a read and a hash; memory
+    /// stays bounded (UploadParallelism + 1 blocks) however long the source is. Returns the block ids in order and
+    /// the total length.
     /// </summary>
     async Task<(List<string> Ids, long Length)> StageBlocksAsync(string path, string writeId, Stream content,
-        (byte[] Buffer, int Length)[] alreadyRead, IncrementalHash wholeMd5, string? leaseId, CancellationToken ct)
+        (byte[] Buffer, int Length)[] alreadyRead, IncrementalHash? wholeMd5, string? leaseId, CancellationToken ct)
     {
         var blockSize = _options.BlockSize;
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -251,7 +253,11 @@ public sealed class AzureBlobStore : IBlobStore
         var ids = new List<string>();
         long total = 0;
 
-        void Dispatch(byte[] buffer, int length)
+        // The hash runs on the thread pool beside the sends; the buffer goes back to the pool only after it ends.
+        static Task<string> HashAsync(byte[] buffer, int length)
+            => Task.Run(() => Convert.ToBase64String(MD5.HashData(buffer.AsSpan(0, length))));
+
+        void Dispatch(byte[] buffer, int length, Task<string> md5)
         {
             // Fixed-length ids (Azure requires one length per blob), unique per write so two writers racing on
             // one name never replace each other's uncommitted blocks.
@@ -266,7 +272,7 @@ public sealed class AzureBlobStore : IBlobStore
                     var request = new AzureRequest(HttpMethod.Put, "Put Block", _container, path) { Body = body }
                         .WithQuery("comp", "block")
                         .WithQuery("blockid", id)
-                        .With("Content-MD5", Convert.ToBase64String(MD5.HashData(body.Span)))
+                        .With("Content-MD5", await md5.ConfigureAwait(false))
                         .With("x-ms-lease-id", leaseId);
                     var response = await _client.SendAsync(request, null, failed.Token).ConfigureAwait(false);
                     if (response.Status == 412) throw WriteConflict(response, path, leaseId);
@@ -279,6 +285,7 @@ public sealed class AzureBlobStore : IBlobStore
                 }
                 finally
                 {
+                    try { await md5.ConfigureAwait(false); } catch { /* only its buffer matters here */ }
                     ArrayPool<byte>.Shared.Return(buffer);
                     slots.Release();
                 }
@@ -286,37 +293,42 @@ public sealed class AzureBlobStore : IBlobStore
         }
 
         var pending = new Queue<(byte[] Buffer, int Length)>(alreadyRead);
+        (byte[] Buffer, int Length, Task<string> Md5)? prepared = null;
         try
         {
-            var last = false;
-            while (!last)
+            while (true)
             {
-                await slots.WaitAsync(failed.Token).ConfigureAwait(false);
-                if (pending.TryDequeue(out var ready))
-                {
-                    Dispatch(ready.Buffer, ready.Length);
-                    last = ready.Length < blockSize;
-                    continue;
-                }
-                var buffer = ArrayPool<byte>.Shared.Rent(blockSize);
+                byte[] buffer;
                 int length;
-                try { length = await AzureBlobClient.ReadFullyAsync(content, buffer.AsMemory(0, blockSize), failed.Token).ConfigureAwait(false); }
-                catch { ArrayPool<byte>.Shared.Return(buffer); slots.Release(); throw; }
-                if (length == 0)
+                if (pending.TryDequeue(out var ready)) (buffer, length) = ready;
+                else
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    slots.Release();
-                    break;
+                    buffer = ArrayPool<byte>.Shared.Rent(blockSize);
+                    try { length = await AzureBlobClient.ReadFullyAsync(content, buffer.AsMemory(0, blockSize), failed.Token).ConfigureAwait(false); }
+                    catch { ArrayPool<byte>.Shared.Return(buffer); throw; }
+                    if (length == 0)
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        break;
+                    }
+                    wholeMd5?.AppendData(buffer, 0, length);
                 }
-                wholeMd5.AppendData(buffer, 0, length);
-                Dispatch(buffer, length);
-                last = length < blockSize;
+                prepared = (buffer, length, HashAsync(buffer, length));
+                await slots.WaitAsync(failed.Token).ConfigureAwait(false);
+                Dispatch(buffer, length, prepared.Value.Md5);
+                prepared = null;
+                if (length < blockSize) break;
             }
             await Task.WhenAll(tasks).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             await failed.CancelAsync().ConfigureAwait(false);
+            if (prepared is { } unsent)
+            {
+                try { await unsent.Md5.ConfigureAwait(false); } catch { /* only its buffer matters here */ }
+                ArrayPool<byte>.Shared.Return(unsent.Buffer);
+            }
             foreach (var (buffer, _) in pending) ArrayPool<byte>.Shared.Return(buffer);
             try { await Task.WhenAll(tasks).ConfigureAwait(false); } catch { /* reported below */ }
             // The first real failure, not the cancellations it caused in the other blocks.

@@ -135,13 +135,16 @@ public sealed class AzuriteProcess : IAsyncDisposable, IDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            // Whatever Azurite writes relative to its working directory lands in the workspace too.
+            WorkingDirectory = _workspace,
         };
         var args = new List<string>
         {
-            "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(CultureInfo.InvariantCulture), "--location", _workspace,
+            "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(CultureInfo.InvariantCulture),
             "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry",
         };
-        if (options.InMemoryPersistence) args.Add("--inMemoryPersistence");
+        // Azurite refuses --location together with --inMemoryPersistence.
+        args.AddRange(options.InMemoryPersistence ? ["--inMemoryPersistence"] : ["--location", _workspace]);
         foreach (var arg in args) info.ArgumentList.Add(arg);
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {executable}");
         process.OutputDataReceived += (_, e) => Record(e.Data);
