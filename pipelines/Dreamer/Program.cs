@@ -8,4 +8,5 @@ root.Subcommands.Add(StoreCommands.Create());
 root.Subcommands.Add(PipelineCommands.Nightly());
 root.Subcommands.Add(PipelineCommands.Run());
 root.Subcommands.Add(PipelineCommands.Status());
+root.Subcommands.Add(LineageCommands.Create());
 return await root.Parse(args).InvokeAsync();
