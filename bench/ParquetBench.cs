@@ -104,7 +104,7 @@ public static class ParquetBench
             string Ratio(double ours, double peer) => FormattableString.Invariant($"{peer / ours:F2}");
 
             var report = new BenchReport(FormattableString.Invariant(
-                $"parquet: frames table, {raw:F0} MB raw, {write.Rows:N0} rows, {groups} row groups of {rowsPerGroup:N0} rows, zstd level {settings.ZstdLevel}, {settings.Threads} threads, best of {settings.Repeat}"));
+                $"parquet: frames table, {raw:F0} MB raw, {write.Rows:N0} rows, {groups} row groups of {rowsPerGroup:N0} rows, zstd level {settings.ZstdLevel}, {settings.Threads} threads, best of {settings.Repeat}{LoadNote()}"));
             report.Columns("measure", "ours", "duckdb", "ours/duckdb (speed)");
             report.Row("write (raw MB/s, wall)", Mbps(oursWrite), Mbps(duckWrite), Ratio(oursWrite.Wall, duckWrite.Wall));
             report.Row("read our file (raw MB/s, wall)", Mbps(oursReadOurs), Mbps(duckReadOurs), Ratio(oursReadOurs.Wall, duckReadOurs.Wall));
@@ -189,6 +189,18 @@ public static class ParquetBench
     }
 
     private static void Log(string message) => Console.Error.WriteLine(message);
+
+    // Other work on the machine slows both sides; the load average says how much there was.
+    private static string LoadNote()
+    {
+        try
+        {
+            var parts = File.ReadAllText("/proc/loadavg").Split(' ');
+            return $", load average {parts[0]} on {Environment.ProcessorCount} cores";
+        }
+        catch (IOException) { return ""; }
+        catch (UnauthorizedAccessException) { return ""; }
+    }
 
     /// <summary>
     /// DuckDB in a node process that stays up for the whole run and takes one JSON command per line, so its runs

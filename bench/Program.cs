@@ -4,6 +4,7 @@ using Dreamer.Bench;
 var benchmarks = new Dictionary<string, (string Description, Func<string[], Task<int>> Run)>(StringComparer.OrdinalIgnoreCase)
 {
     ["torch"] = ("libtorch binding vs python3-torch: reference step, per-op overhead, matmul, MFU", TorchBench.RunAsync),
+    ["parquet"] = ("Parquet writer/reader vs DuckDB: 1 GB frames table, ZSTD", ParquetBench.RunAsync),
     ["storage"] = ("blob store throughput vs curl (Azurite) and cp (local), listing", StorageBench.RunAsync),
 
 };

@@ -32,8 +32,23 @@ internal sealed class ColumnChunkReader
     private ParquetFormatException Error(long offset, string detail, Exception? inner = null) =>
         new(_file, offset, $"column {_col}: {detail}", inner);
 
-    /// <param name="chunk">The chunk's bytes.</param>
-    /// <param name="chunkOffset">File offset of chunk[0].</param>
+    /// <summary>A page located in the chunk: its header, where its payload lies, and (once decompressed) its body.</summary>
+    private sealed class Page
+    {
+        public required PageHeader Header;
+        public required long HeaderOffset;
+        public required int PayloadStart;   // index into the chunk array
+        public required long PayloadOffset; // file offset of the payload
+        /// <summary>Decompressed body (v2: the values section only); Rented is returned to the pool after decoding.</summary>
+        public byte[]? Rented;
+        public byte[]? BodyArray;
+        public int BodyStart, BodyLength;
+        public Exception? Failure;
+        public ReadOnlySpan<byte> Body => new(BodyArray, BodyStart, BodyLength);
+    }
+
+    /// <param name="segment">The chunk's bytes.</param>
+    /// <param name="chunkOffset">File offset of segment[0].</param>
     /// <param name="rows">Rows in the row group: a flat column must hold exactly this many values.</param>
     public ColumnData Read(ArraySegment<byte> segment, long chunkOffset, long rows)
     {
@@ -41,40 +56,62 @@ internal sealed class ColumnChunkReader
         if (expected < 0 || expected > _options.MaxValuesPerColumnChunk)
             throw Error(chunkOffset, $"num_values {expected} is outside 0..{_options.MaxValuesPerColumnChunk}");
         var chunk = segment.Array!;
-        int pos = segment.Offset, end = segment.Offset + segment.Count;
         long baseOffset = chunkOffset - segment.Offset; // file offset of chunk[0]
-        // Size the value buffer from what the file can hold (never from counts alone): a few growths at most.
-        if (_values.Width > 0) _values.Reserve((int)Math.Min(expected * _values.Width, Math.Max(1L << 16, segment.Count * 4L)));
-        while (pos < end && _entries < expected)
+        var pages = ScanPages(chunk, segment.Offset, segment.Offset + segment.Count, baseOffset, expected, out int stop);
+        if (TryReadPlainFixed(chunk, pages, expected, rows, segment.Count) is { } fast) return fast;
+
+        // Size the value buffer from what the pages say they hold, when the file plausibly holds that much (never from
+        // counts alone): then values are decoded without regrowing the buffer.
+        long declaredBytes = 0;
+        foreach (var page in pages)
+            if (page.Header.Type is PageType.DataPage or PageType.DataPageV2) declaredBytes += page.Header.UncompressedPageSize;
+        long plausible = Math.Max(1L << 16, Math.Min(64L << 20, 256L * segment.Count));
+        if (_values.Width > 0) _values.Reserve((int)Math.Min(expected * _values.Width, Math.Max(plausible, segment.Count * 4L)));
+        else
         {
-            var r = new CompactReader(chunk, pos, end, baseOffset, _file);
-            var header = PageHeader.Read(r);
-            long headerOffset = baseOffset + pos;
-            pos = r.Position;
-            long payloadOffset = baseOffset + pos;
-            if (header.CompressedPageSize < 0 || header.CompressedPageSize > end - pos)
-                throw Error(headerOffset, $"page claims {header.CompressedPageSize} compressed bytes, {end - pos} remain in the chunk");
-            if (header.UncompressedPageSize < 0 || header.UncompressedPageSize > _options.MaxPageBytes)
-                throw Error(headerOffset, $"page claims {header.UncompressedPageSize} uncompressed bytes (limit {_options.MaxPageBytes})");
-            var payload = new ReadOnlySpan<byte>(chunk, pos, header.CompressedPageSize);
-            pos += header.CompressedPageSize;
+            _values.Reserve((int)Math.Min(declaredBytes, plausible));
+            _values.ReserveCount((int)Math.Min(expected, plausible / 4));
+        }
+        // Pages decompress in parallel a window at a time (a few pages per thread, at most ~64 MB unless one page is
+        // larger: bounded memory), then decode in order.
+        int window = Math.Max(1, _options.MaxDegreeOfParallelism) * 2;
+        for (int w = 0, count; w < pages.Count; w += count)
+        {
+            long windowBytes = pages[w].Header.UncompressedPageSize;
+            count = 1;
+            while (w + count < pages.Count && count < window && windowBytes + pages[w + count].Header.UncompressedPageSize <= 64L << 20)
+                windowBytes += pages[w + count++].Header.UncompressedPageSize;
             try
             {
-                switch (header.Type)
+                ForEach(w, w + count, i => Decompress(chunk, pages[i]));
+                for (int i = w; i < w + count; i++) if (pages[i].Failure is { } failure) Rethrow(failure);
+                for (int i = w; i < w + count; i++)
                 {
-                    case PageType.DictionaryPage: ReadDictionaryPage(header, payload, payloadOffset); break;
-                    case PageType.DataPage: ReadDataPageV1(header, payload, payloadOffset, expected); break;
-                    case PageType.DataPageV2: ReadDataPageV2(header, payload, payloadOffset, expected); break;
-                    default: break; // index pages and future page types carry no values
+                    var page = pages[i];
+                    try
+                    {
+                        switch (page.Header.Type)
+                        {
+                            case PageType.DictionaryPage: ReadDictionaryPage(page.Header, page.Body, page.PayloadOffset); break;
+                            case PageType.DataPage: ReadDataPageV1(page.Header, page.Body, page.PayloadOffset); break;
+                            case PageType.DataPageV2: ReadDataPageV2(page.Header, new ReadOnlySpan<byte>(chunk, page.PayloadStart, page.Header.CompressedPageSize), page.Body); break;
+                            default: break; // index pages and future page types carry no values
+                        }
+                    }
+                    catch (InvalidDataException e)
+                    {
+                        throw Error(page.PayloadOffset, e.Message, e);
+                    }
                 }
             }
-            catch (InvalidDataException e)
+            finally
             {
-                throw Error(payloadOffset, e.Message, e);
+                for (int i = w; i < w + count; i++)
+                    if (pages[i].Rented is { } rented) { pages[i].Rented = null; ArrayPool<byte>.Shared.Return(rented); }
             }
         }
         if (_entries != expected)
-            throw Error(baseOffset + pos, $"the chunk holds {_entries} values, its metadata says {expected}");
+            throw Error(baseOffset + stop, $"the chunk holds {_entries} values, its metadata says {expected}");
         if (_col.MaxRepetitionLevel == 0 && _entries != rows)
             throw Error(chunkOffset, $"the chunk holds {_entries} values for {rows} rows");
         try
@@ -85,6 +122,150 @@ internal sealed class ColumnChunkReader
         {
             throw Error(chunkOffset, e.Message, e);
         }
+    }
+
+    private static void Rethrow(Exception e) => System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw();
+
+    /// <summary>Runs body(i) for i in [from, to), in parallel when allowed; failures are recorded on the pages, not thrown.</summary>
+    private void ForEach(int from, int to, Action<int> body)
+    {
+        if (to - from <= 1 || _options.MaxDegreeOfParallelism <= 1)
+        {
+            for (int i = from; i < to; i++) body(i);
+            return;
+        }
+        Parallel.For(from, to, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism }, body);
+    }
+
+    /// <summary>
+    /// Parses every page header of the chunk (payloads are skipped), checking sizes and value counts, until the
+    /// data pages hold the chunk's values. stop: the chunk index where the scan ended.
+    /// </summary>
+    private List<Page> ScanPages(byte[] chunk, int pos, int end, long baseOffset, long expected, out int stop)
+    {
+        var pages = new List<Page>();
+        long declared = 0;
+        while (pos < end && declared < expected)
+        {
+            var r = new CompactReader(chunk, pos, end, baseOffset, _file);
+            var header = PageHeader.Read(r);
+            long headerOffset = baseOffset + pos;
+            pos = r.Position;
+            if (header.CompressedPageSize < 0 || header.CompressedPageSize > end - pos)
+                throw Error(headerOffset, $"page claims {header.CompressedPageSize} compressed bytes, {end - pos} remain in the chunk");
+            if (header.UncompressedPageSize < 0 || header.UncompressedPageSize > _options.MaxPageBytes)
+                throw Error(headerOffset, $"page claims {header.UncompressedPageSize} uncompressed bytes (limit {_options.MaxPageBytes})");
+            var page = new Page { Header = header, HeaderOffset = headerOffset, PayloadStart = pos, PayloadOffset = baseOffset + pos };
+            pos += header.CompressedPageSize;
+            switch (header.Type)
+            {
+                case PageType.DictionaryPage:
+                    if (header.DictionaryPage == null) throw Error(page.PayloadOffset, "dictionary page without a dictionary header");
+                    CheckCompressedRatio(header, page.PayloadOffset);
+                    break;
+                case PageType.DataPage:
+                    {
+                        var dh = header.DataPage ?? throw Error(page.PayloadOffset, "data page without a data page header");
+                        if (dh.NumValues < 0 || declared + dh.NumValues > expected)
+                            throw Error(page.PayloadOffset, $"page claims {dh.NumValues} values; the chunk has {expected - declared} left");
+                        declared += dh.NumValues;
+                        CheckCompressedRatio(header, page.PayloadOffset);
+                        break;
+                    }
+                case PageType.DataPageV2:
+                    {
+                        var dh = header.DataPageV2 ?? throw Error(page.PayloadOffset, "v2 data page without a v2 header");
+                        if (dh.NumValues < 0 || declared + dh.NumValues > expected)
+                            throw Error(page.PayloadOffset, $"page claims {dh.NumValues} values; the chunk has {expected - declared} left");
+                        declared += dh.NumValues;
+                        int repLen = dh.RepetitionLevelsByteLength, defLen = dh.DefinitionLevelsByteLength;
+                        if (repLen < 0 || defLen < 0 || (long)repLen + defLen > header.CompressedPageSize || (long)repLen + defLen > header.UncompressedPageSize)
+                            throw Error(page.PayloadOffset, $"level lengths {repLen}+{defLen} exceed the page");
+                        if (dh.IsCompressed && _meta.Codec != CompressionCodec.Uncompressed)
+                            CheckCompressedRatio(new PageHeader
+                            {
+                                CompressedPageSize = header.CompressedPageSize - repLen - defLen,
+                                UncompressedPageSize = header.UncompressedPageSize - repLen - defLen,
+                            }, page.PayloadOffset);
+                        break;
+                    }
+                default:
+                    continue; // index pages and future page types carry no values
+            }
+            pages.Add(page);
+        }
+        stop = pos;
+        return pages;
+    }
+
+    /// <summary>
+    /// Required flat fixed-width columns whose pages are all PLAIN: each page decompresses straight into its place
+    /// in the result (pages in parallel), with no intermediate copy. Null when the chunk does not qualify.
+    /// </summary>
+    private ColumnData? TryReadPlainFixed(byte[] chunk, List<Page> pages, long expected, long rows, int chunkBytes)
+    {
+        int w = _col.ValueWidth;
+        if (_col.MaxRepetitionLevel != 0 || _col.MaxDefinitionLevel != 0 || w == 0 || _col.PhysicalType == PhysicalType.Boolean
+            || expected != rows || !Codecs.IsSupported(_meta.Codec))
+            return null;
+        long total = 0;
+        var starts = new long[pages.Count];
+        for (int i = 0; i < pages.Count; i++)
+        {
+            var h = pages[i].Header;
+            int n;
+            if (h.Type == PageType.DataPage && h.DataPage!.Encoding == ParquetEncoding.Plain) n = h.DataPage.NumValues;
+            else if (h.Type == PageType.DataPageV2 && h.DataPageV2!.Encoding == ParquetEncoding.Plain
+                     && h.DataPageV2.RepetitionLevelsByteLength == 0 && h.DataPageV2.DefinitionLevelsByteLength == 0) n = h.DataPageV2.NumValues;
+            else return null;
+            if ((long)n * w != h.UncompressedPageSize) return null;
+            starts[i] = total;
+            total += h.UncompressedPageSize;
+        }
+        // The values must add up, and the result is allocated up front only when the file plausibly holds it.
+        if (total != expected * w || total > Array.MaxLength || total > Math.Max(64L << 20, 256L * chunkBytes)) return null;
+        int count = (int)expected;
+        Array result = _col.PhysicalType switch
+        {
+            PhysicalType.Int32 => GC.AllocateUninitializedArray<int>(count),
+            PhysicalType.Int64 => GC.AllocateUninitializedArray<long>(count),
+            PhysicalType.Float => GC.AllocateUninitializedArray<float>(count),
+            PhysicalType.Double => GC.AllocateUninitializedArray<double>(count),
+            _ => GC.AllocateUninitializedArray<byte>((int)total),
+        };
+        ForEach(0, pages.Count, i =>
+        {
+            var page = pages[i];
+            var h = page.Header;
+            var payload = new ReadOnlySpan<byte>(chunk, page.PayloadStart, h.CompressedPageSize);
+            var dst = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetArrayDataReference(result), (int)total).Slice((int)starts[i], h.UncompressedPageSize);
+            try
+            {
+                if (h.Type == PageType.DataPageV2 && (!h.DataPageV2!.IsCompressed || _meta.Codec == CompressionCodec.Uncompressed))
+                {
+                    if (payload.Length != dst.Length) throw new InvalidDataException($"values section has {payload.Length} bytes, the header says {dst.Length}");
+                    payload.CopyTo(dst);
+                }
+                else if (payload.Length == 0 && dst.Length == 0) { }
+                else
+                {
+                    try { Codecs.Decompress(_meta.Codec, payload, dst); }
+                    catch (InvalidDataException e)
+                    {
+                        throw new InvalidDataException($"{_meta.Codec} page does not decompress to its declared {dst.Length} bytes: {e.Message}", e);
+                    }
+                }
+            }
+            catch (InvalidDataException e)
+            {
+                page.Failure = Error(page.PayloadOffset, e.Message, e);
+            }
+        });
+        foreach (var page in pages) if (page.Failure is { } failure) Rethrow(failure);
+        _entries = expected;
+        return result is byte[] bytes
+            ? ColumnData.Create(count, null, bytes, null, w, null, [])
+            : ColumnData.Create(count, result, null, null, 0, null, []);
     }
 
     private void CheckCompressedRatio(PageHeader h, long offset)
@@ -101,106 +282,86 @@ internal sealed class ColumnChunkReader
             throw Error(offset, $"page claims {h.UncompressedPageSize} uncompressed bytes from {h.CompressedPageSize} {_meta.Codec} bytes");
     }
 
-    /// <summary>Returns the page body decompressed; rented is non-null when the caller must return it to the pool.</summary>
-    private ReadOnlySpan<byte> Decompress(ReadOnlySpan<byte> payload, int uncompressedSize, long offset, out byte[]? rented)
+    /// <summary>Decompresses a page's body (v2: its values section) into a pooled buffer; failures are recorded on the page.</summary>
+    private void Decompress(byte[] chunk, Page page)
     {
-        rented = null;
-        if (_meta.Codec == CompressionCodec.Uncompressed)
-        {
-            if (payload.Length != uncompressedSize)
-                throw Error(offset, $"uncompressed page has {payload.Length} bytes, its header says {uncompressedSize}");
-            return payload;
-        }
-        if (!Codecs.IsSupported(_meta.Codec)) throw Error(offset, $"compression codec {_meta.Codec} is not supported");
-        // A zero-length payload is an empty page, not an empty compressed stream.
-        if (payload.Length == 0 && uncompressedSize == 0) return payload;
-        rented = ArrayPool<byte>.Shared.Rent(Math.Max(1, uncompressedSize));
-        var dst = rented.AsSpan(0, uncompressedSize);
         try
         {
-            Codecs.Decompress(_meta.Codec, payload, dst);
+            var h = page.Header;
+            int start = page.PayloadStart, length = h.CompressedPageSize, size = h.UncompressedPageSize;
+            bool compressed = _meta.Codec != CompressionCodec.Uncompressed;
+            if (h.Type == PageType.DataPageV2)
+            {
+                int levels = h.DataPageV2!.RepetitionLevelsByteLength + h.DataPageV2.DefinitionLevelsByteLength;
+                start += levels; length -= levels; size -= levels;
+                // v2 levels are never compressed; only the values section is, and only when flagged.
+                compressed &= h.DataPageV2.IsCompressed;
+                if (!compressed && length != size)
+                    throw Error(page.PayloadOffset, $"values section has {length} bytes, the header says {size}");
+            }
+            if (!compressed)
+            {
+                if (length != size) throw Error(page.PayloadOffset, $"uncompressed page has {length} bytes, its header says {size}");
+                (page.BodyArray, page.BodyStart, page.BodyLength) = (chunk, start, length);
+                return;
+            }
+            if (!Codecs.IsSupported(_meta.Codec)) throw Error(page.PayloadOffset, $"compression codec {_meta.Codec} is not supported");
+            // A zero-length payload is an empty page, not an empty compressed stream.
+            if (length == 0 && size == 0)
+            {
+                (page.BodyArray, page.BodyStart, page.BodyLength) = (chunk, start, 0);
+                return;
+            }
+            var rented = ArrayPool<byte>.Shared.Rent(Math.Max(1, size));
+            try
+            {
+                Codecs.Decompress(_meta.Codec, new ReadOnlySpan<byte>(chunk, start, length), rented.AsSpan(0, size));
+            }
+            catch (InvalidDataException e)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+                throw Error(page.PayloadOffset, $"{_meta.Codec} page does not decompress to its declared {size} bytes: {e.Message}", e);
+            }
+            page.Rented = rented;
+            (page.BodyArray, page.BodyStart, page.BodyLength) = (rented, 0, size);
         }
-        catch (InvalidDataException e)
+        catch (ParquetFormatException e)
         {
-            ArrayPool<byte>.Shared.Return(rented);
-            rented = null;
-            throw Error(offset, $"{_meta.Codec} page does not decompress to its declared {uncompressedSize} bytes: {e.Message}", e);
+            page.Failure = e;
         }
-        return dst;
     }
 
-    private void ReadDictionaryPage(PageHeader h, ReadOnlySpan<byte> payload, long offset)
+    private void ReadDictionaryPage(PageHeader h, ReadOnlySpan<byte> body, long offset)
     {
         if (_dict != null) throw Error(offset, "second dictionary page in one column chunk");
-        var dh = h.DictionaryPage ?? throw Error(offset, "dictionary page without a dictionary header");
-        CheckCompressedRatio(h, offset);
-        var body = Decompress(payload, h.UncompressedPageSize, offset, out var rented);
-        try
-        {
-            // Every PLAIN value takes at least one byte (booleans aside), so the body bounds the count.
-            if (dh.NumValues < 0 || dh.NumValues > Math.Max(body.Length, 0) * 8L)
-                throw Error(offset, $"dictionary page claims {dh.NumValues} values in {body.Length} bytes");
-            if (dh.Encoding is not (ParquetEncoding.Plain or ParquetEncoding.PlainDictionary))
-                throw Error(offset, $"dictionary page encoding {dh.Encoding}");
-            _dict = new ValueBuffer(_col.ValueWidth);
-            ValueDecoder.DecodePlain(body, dh.NumValues, _col.PhysicalType, _dict);
-        }
-        finally { if (rented != null) ArrayPool<byte>.Shared.Return(rented); }
+        var dh = h.DictionaryPage!;
+        // Every PLAIN value takes at least one byte (booleans aside), so the body bounds the count.
+        if (dh.NumValues < 0 || dh.NumValues > Math.Max(body.Length, 0) * 8L)
+            throw Error(offset, $"dictionary page claims {dh.NumValues} values in {body.Length} bytes");
+        if (dh.Encoding is not (ParquetEncoding.Plain or ParquetEncoding.PlainDictionary))
+            throw Error(offset, $"dictionary page encoding {dh.Encoding}");
+        _dict = new ValueBuffer(_col.ValueWidth);
+        ValueDecoder.DecodePlain(body, dh.NumValues, _col.PhysicalType, _dict);
     }
 
-    private int CheckCount(int numValues, long expected, long offset)
+    private void ReadDataPageV1(PageHeader h, ReadOnlySpan<byte> body, long offset)
     {
-        if (numValues < 0 || _entries + numValues > expected)
-            throw Error(offset, $"page claims {numValues} values; the chunk has {expected - _entries} left");
-        return numValues;
+        var dh = h.DataPage!;
+        int n = dh.NumValues;
+        int pos = 0;
+        if (_col.MaxRepetitionLevel > 0) pos += ReadLevelsV1(body[pos..], dh.RepetitionLevelEncoding, _col.MaxRepetitionLevel, n, _rep);
+        if (_col.MaxDefinitionLevel > 0) pos += ReadLevelsV1(body[pos..], dh.DefinitionLevelEncoding, _col.MaxDefinitionLevel, n, _def);
+        DecodeValues(body[pos..], dh.Encoding, n);
     }
 
-    private void ReadDataPageV1(PageHeader h, ReadOnlySpan<byte> payload, long offset, long expected)
+    private void ReadDataPageV2(PageHeader h, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> values)
     {
-        var dh = h.DataPage ?? throw Error(offset, "data page without a data page header");
-        int n = CheckCount(dh.NumValues, expected, offset);
-        CheckCompressedRatio(h, offset);
-        var body = Decompress(payload, h.UncompressedPageSize, offset, out var rented);
-        try
-        {
-            int pos = 0;
-            if (_col.MaxRepetitionLevel > 0) pos += ReadLevelsV1(body[pos..], dh.RepetitionLevelEncoding, _col.MaxRepetitionLevel, n, _rep);
-            if (_col.MaxDefinitionLevel > 0) pos += ReadLevelsV1(body[pos..], dh.DefinitionLevelEncoding, _col.MaxDefinitionLevel, n, _def);
-            DecodeValues(body[pos..], dh.Encoding, n);
-        }
-        finally { if (rented != null) ArrayPool<byte>.Shared.Return(rented); }
-    }
-
-    private void ReadDataPageV2(PageHeader h, ReadOnlySpan<byte> payload, long offset, long expected)
-    {
-        var dh = h.DataPageV2 ?? throw Error(offset, "v2 data page without a v2 header");
-        int n = CheckCount(dh.NumValues, expected, offset);
+        var dh = h.DataPageV2!;
+        int n = dh.NumValues;
         int repLen = dh.RepetitionLevelsByteLength, defLen = dh.DefinitionLevelsByteLength;
-        if (repLen < 0 || defLen < 0 || (long)repLen + defLen > payload.Length || (long)repLen + defLen > h.UncompressedPageSize)
-            throw Error(offset, $"level lengths {repLen}+{defLen} exceed the page");
-        // v2 levels are never compressed; only the values section is.
         if (_col.MaxRepetitionLevel > 0) ReadLevels(payload[..repLen], _col.MaxRepetitionLevel, n, _rep);
         if (_col.MaxDefinitionLevel > 0) ReadLevels(payload.Slice(repLen, defLen), _col.MaxDefinitionLevel, n, _def);
-        var values = payload[(repLen + defLen)..];
-        int valuesSize = h.UncompressedPageSize - repLen - defLen;
-        byte[]? rented = null;
-        try
-        {
-            ReadOnlySpan<byte> body;
-            if (!dh.IsCompressed || _meta.Codec == CompressionCodec.Uncompressed)
-            {
-                if (values.Length != valuesSize) throw Error(offset, $"values section has {values.Length} bytes, the header says {valuesSize}");
-                body = values;
-            }
-            else
-            {
-                var ratioHeader = new PageHeader { CompressedPageSize = values.Length, UncompressedPageSize = valuesSize };
-                CheckCompressedRatio(ratioHeader, offset);
-                body = Decompress(values, valuesSize, offset, out rented);
-            }
-            DecodeValues(body, dh.Encoding, n);
-        }
-        finally { if (rented != null) ArrayPool<byte>.Shared.Return(rented); }
+        DecodeValues(values, dh.Encoding, n);
     }
 
     private int ReadLevelsV1(ReadOnlySpan<byte> data, ParquetEncoding encoding, int maxLevel, int n, IntBuffer output)

@@ -23,24 +23,26 @@ internal sealed class ColumnChunkWriter
     // Current page.
     private readonly IntBuffer _def = new(), _rep = new(), _indices = new();
     private readonly ByteBuffer _plain = new(4096);
-    private int _pageEntries;
+    private int _pageEntries, _pageRows, _pagePresent;
     private long _pageBytes;
 
     // Current chunk.
     // Finished data pages (header + compressed payload), each in a pooled buffer: no large copies as a chunk grows.
-    private readonly List<(byte[] Buffer, int Length)> _pages = [];
-    private long _pagesLength;
+    private readonly List<PendingPage> _pages = [];
+    private readonly PageCompressor _compressor;
     private readonly ByteBuffer _body = new(4096), _levels = new(256);
     private readonly DictionaryBuilder? _dict;
     private bool _dictMode;
-    private bool _usedDict, _usedPlain;
+    private bool _usedDict, _usedPlain, _usedDelta;
     private long _numValues, _uncompressed;
+    private long _bufferedPageBytes; // uncompressed payloads of the pages flushed in this chunk
     private readonly StatisticsCollector _stats;
 
-    public ColumnChunkWriter(ColumnDescriptor col, ParquetWriterOptions options)
+    public ColumnChunkWriter(ColumnDescriptor col, ParquetWriterOptions options, PageCompressor compressor)
     {
         _col = col;
         _options = options;
+        _compressor = compressor;
         _width = col.ValueWidth;
         _isList = col.MaxRepetitionLevel > 0;
         _elementNullable = col.Field.IsNullable;
@@ -55,7 +57,7 @@ internal sealed class ColumnChunkWriter
     }
 
     /// <summary>Uncompressed bytes buffered for the row group so far (drives row group cuts).</summary>
-    public long BufferedBytes => _uncompressed + _pageBytes + (_dict?.ByteSize ?? 0);
+    public long BufferedBytes => _bufferedPageBytes + _pageBytes + (_dict?.ByteSize ?? 0);
 
     private int SlotOf(ColumnData data, int row) => _isList ? data.Lists[0].Offsets[row] : row;
 
@@ -127,6 +129,7 @@ internal sealed class ColumnChunkWriter
             }
         }
         _pageEntries += entries;
+        _pageRows += r1 - r0;
         _numValues += entries;
         AppendValues(data, s0, s1);
         _pageBytes += SlotBytes(data, s0, s1) + (_col.MaxDefinitionLevel > 0 ? entries / 4 : 0);
@@ -155,6 +158,7 @@ internal sealed class ColumnChunkWriter
 
     private void AppendPresent(ColumnData data, int s0, int s1)
     {
+        _pagePresent += s1 - s0;
         if (_width > 0)
         {
             var raw = (data.Values != null ? ColumnData.RawBytes(data.Values) : data.Bytes!).Slice(s0 * _width, (s1 - s0) * _width);
@@ -181,18 +185,29 @@ internal sealed class ColumnChunkWriter
     private void FlushPage()
     {
         if (_pageEntries == 0) return;
+        // A first page whose values are nearly all distinct (wide binary such as images) gains nothing from a
+        // dictionary: it is written PLAIN instead, and so is the rest of the chunk.
+        if (_dictMode && !_usedDict && _dict!.Count * 2L > _indices.Length && _dict.ByteSize >= 16 << 10)
+        {
+            UndoDictionary();
+            _dictMode = false;
+        }
         bool dictPage = _dictMode && _dict!.Count > 0;
+        bool v2 = _options.DataPageVersion == 2;
         var body = _body;
         body.Clear();
-        if (_col.MaxRepetitionLevel > 0) WriteLevels(body, _rep.Span, _col.MaxRepetitionLevel);
-        if (_col.MaxDefinitionLevel > 0) WriteLevels(body, _def.Span, _col.MaxDefinitionLevel);
-        ReadOnlySpan<byte> payload;
+        int repLength = 0, defLength = 0;
+        if (_col.MaxRepetitionLevel > 0) repLength = WriteLevels(body, _rep.Span, _col.MaxRepetitionLevel, lengthPrefix: !v2);
+        if (_col.MaxDefinitionLevel > 0) defLength = WriteLevels(body, _def.Span, _col.MaxDefinitionLevel, lengthPrefix: !v2);
+        ByteBuffer payload;
+        ParquetEncoding encoding;
         if (dictPage)
         {
             int bw = Bits.WidthFor(_dict!.Count - 1);
             body.WriteByte((byte)bw);
             RleHybridEncoder.Encode(_indices.Span, bw, body);
-            payload = body.WrittenSpan;
+            payload = body;
+            encoding = ParquetEncoding.RleDictionary;
             _usedDict = true;
         }
         else if (_col.PhysicalType == PhysicalType.Boolean)
@@ -202,61 +217,81 @@ internal sealed class ColumnChunkWriter
             var src = _plain.WrittenSpan;
             for (int i = 0; i < src.Length; i++) packed[i >> 3] |= (byte)(src[i] << (i & 7));
             body.Advance(packed.Length);
-            payload = body.WrittenSpan;
+            payload = body;
+            encoding = ParquetEncoding.Plain;
             _usedPlain = true;
+        }
+        else if (_options.DeltaEncodeIntegers && _col.PhysicalType is PhysicalType.Int32 or PhysicalType.Int64)
+        {
+            if (_col.PhysicalType == PhysicalType.Int32)
+                DeltaBinaryPackedEncoder.Encode(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(_plain.WrittenSpan), body);
+            else
+                DeltaBinaryPackedEncoder.Encode(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(_plain.WrittenSpan), body);
+            payload = body;
+            encoding = ParquetEncoding.DeltaBinaryPacked;
+            _usedDelta = true;
         }
         else
         {
-            // Required flat columns have no levels: compress straight from the value buffer.
-            if (body.Length == 0) payload = _plain.WrittenSpan;
-            else { body.Write(_plain.WrittenSpan); payload = body.WrittenSpan; }
+            // Required flat columns have no levels: the value buffer itself is the payload (handed over, not copied).
+            if (body.Length == 0) payload = _plain;
+            else { body.Write(_plain.WrittenSpan); payload = body; }
+            encoding = ParquetEncoding.Plain;
             _usedPlain = true;
         }
-        var header = new PageHeader
-        {
-            Type = PageType.DataPage,
-            DataPage = new DataPageHeader
+        var header = v2
+            ? new PageHeader
             {
-                NumValues = _pageEntries,
-                Encoding = dictPage ? ParquetEncoding.RleDictionary : ParquetEncoding.Plain,
-            },
-        };
-        var page = EncodePage(header, payload);
-        _pages.Add(page);
-        _pagesLength += page.Length;
+                Type = PageType.DataPageV2,
+                DataPageV2 = new DataPageHeaderV2
+                {
+                    NumValues = _pageEntries,
+                    NumNulls = _pageEntries - _pagePresent,
+                    NumRows = _pageRows,
+                    Encoding = encoding,
+                    RepetitionLevelsByteLength = repLength,
+                    DefinitionLevelsByteLength = defLength,
+                    IsCompressed = _options.Compression != CompressionCodec.Uncompressed,
+                },
+            }
+            : new PageHeader
+            {
+                Type = PageType.DataPage,
+                DataPage = new DataPageHeader { NumValues = _pageEntries, Encoding = encoding },
+            };
+        var (array, length) = payload.Detach();
+        _bufferedPageBytes += length;
+        _pages.Add(_compressor.Submit(header, array, length, raw: v2 ? repLength + defLength : 0));
 
         _def.Clear(); _rep.Clear(); _indices.Clear(); _plain.Clear();
-        _pageEntries = 0;
+        _pageEntries = _pageRows = _pagePresent = 0;
         _pageBytes = 0;
         // A dictionary that outgrew its page limit is not paying off: later pages are PLAIN.
         if (_dictMode && _dict!.ByteSize > _options.DictionaryPageSizeLimit) _dictMode = false;
     }
 
-    private void WriteLevels(ByteBuffer body, ReadOnlySpan<int> levels, int maxLevel)
+    /// <summary>Turns the current page's dictionary indices back into PLAIN values and empties the dictionary.</summary>
+    private void UndoDictionary()
+    {
+        _plain.Clear();
+        foreach (int index in _indices.Span)
+        {
+            var v = _dict!.Get(index);
+            if (_width == 0) _plain.WriteInt32(v.Length);
+            _plain.Write(v);
+        }
+        _indices.Clear();
+        _dict!.Clear();
+    }
+
+    /// <summary>Appends RLE/bit-packed levels (v1: after a 4-byte length); returns the bytes appended.</summary>
+    private int WriteLevels(ByteBuffer body, ReadOnlySpan<int> levels, int maxLevel, bool lengthPrefix)
     {
         _levels.Clear();
         RleHybridEncoder.Encode(levels, Bits.WidthFor(maxLevel), _levels);
-        body.WriteInt32(_levels.Length);
+        if (lengthPrefix) body.WriteInt32(_levels.Length);
         body.Write(_levels.WrittenSpan);
-    }
-
-    /// <summary>Compresses a page payload; returns header + payload in a buffer rented from the shared pool.</summary>
-    private (byte[] Buffer, int Length) EncodePage(PageHeader header, ReadOnlySpan<byte> payload)
-    {
-        byte[] compressed = Codecs.Compress(_options.Compression, payload, _options.ZstdLevel, out int clen);
-        try
-        {
-            header.UncompressedPageSize = payload.Length;
-            header.CompressedPageSize = clen;
-            var hb = new ArrayBufferWriter<byte>(64);
-            header.Write(new CompactWriter(hb));
-            var page = ArrayPool<byte>.Shared.Rent(hb.WrittenCount + clen);
-            hb.WrittenSpan.CopyTo(page);
-            compressed.AsSpan(0, clen).CopyTo(page.AsSpan(hb.WrittenCount));
-            _uncompressed += hb.WrittenCount + payload.Length;
-            return (page, hb.WrittenCount + clen);
-        }
-        finally { ArrayPool<byte>.Shared.Return(compressed); }
+        return _levels.Length + (lengthPrefix ? 4 : 0);
     }
 
     /// <summary>Writes the finished chunk (dictionary page, then data pages) and resets for the next row group.</summary>
@@ -264,7 +299,7 @@ internal sealed class ColumnChunkWriter
     {
         FlushPage();
         long dictOffset = -1;
-        long written = 0;
+        long written = 0, dictLength = 0;
         var encodings = new List<ParquetEncoding>();
         if (_usedDict)
         {
@@ -273,22 +308,34 @@ internal sealed class ColumnChunkWriter
                 Type = PageType.DictionaryPage,
                 DictionaryPage = new DictionaryPageHeader { NumValues = _dict!.Count, Encoding = ParquetEncoding.Plain },
             };
-            var (buffer, length) = EncodePage(header, _dict.Plain);
-            output.Write(buffer, 0, length);
-            ArrayPool<byte>.Shared.Return(buffer);
-            written += length;
+            var plain = _dict.Plain;
+            var copy = ArrayPool<byte>.Shared.Rent(Math.Max(1, plain.Length));
+            plain.CopyTo(copy);
+            var page = _compressor.Submit(header, copy, plain.Length, inline: true).Wait();
+            output.Write(page.Buffer, 0, page.Length);
+            ArrayPool<byte>.Shared.Return(page.Buffer);
+            _uncompressed += page.UncompressedLength;
+            written += page.Length;
+            dictLength = page.Length;
             dictOffset = fileOffset;
             encodings.Add(ParquetEncoding.Plain);
             encodings.Add(ParquetEncoding.RleDictionary);
         }
         if (_usedPlain && !encodings.Contains(ParquetEncoding.Plain)) encodings.Add(ParquetEncoding.Plain);
+        if (_usedDelta) encodings.Add(ParquetEncoding.DeltaBinaryPacked);
         if (_col.MaxDefinitionLevel > 0 || _col.MaxRepetitionLevel > 0) encodings.Add(ParquetEncoding.Rle);
-        foreach (var (buffer, length) in _pages)
+        try
         {
-            output.Write(buffer, 0, length);
-            ArrayPool<byte>.Shared.Return(buffer);
+            foreach (var pending in _pages)
+            {
+                var page = pending.Wait();
+                output.Write(page.Buffer, 0, page.Length);
+                ArrayPool<byte>.Shared.Return(page.Buffer);
+                _uncompressed += page.UncompressedLength;
+                written += page.Length;
+            }
         }
-        written += _pagesLength;
+        finally { _pages.Clear(); }
 
         var meta = new ColumnMetaData
         {
@@ -299,16 +346,15 @@ internal sealed class ColumnChunkWriter
             NumValues = _numValues,
             TotalUncompressedSize = _uncompressed,
             TotalCompressedSize = written,
-            DataPageOffset = fileOffset + (dictOffset >= 0 ? written - _pagesLength : 0),
+            DataPageOffset = fileOffset + dictLength,
             DictionaryPageOffset = dictOffset >= 0 ? dictOffset : null,
             Statistics = _options.WriteStatistics ? _stats.ToStatistics() : null,
         };
 
-        _pages.Clear();
-        _pagesLength = 0;
         _dict?.Clear();
-        _usedDict = _usedPlain = false;
-        _numValues = _uncompressed = 0;
+        if (_dict != null) _dictMode = true;
+        _usedDict = _usedPlain = _usedDelta = false;
+        _numValues = _uncompressed = _bufferedPageBytes = 0;
         _stats.Reset();
         return new ColumnChunk { FileOffset = 0, MetaData = meta };
     }

@@ -15,6 +15,13 @@ public sealed class ParquetReaderOptions
     public int FooterReadAhead { get; init; } = 64 << 10;
     /// <summary>Adjacent column chunks closer than this are fetched with one ranged read.</summary>
     public int CoalesceGapBytes { get; init; } = 1 << 20;
+    /// <summary>Threads that decompress and decode pages and columns of a row group (1: the caller's thread only).</summary>
+    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
+    /// <summary>
+    /// Row groups that <see cref="ParquetReader.ReadRowGroupsAsync"/> fetches and decodes ahead of the one being returned
+    /// (only with MaxDegreeOfParallelism &gt; 1). Memory: up to 2 + this many decoded row groups.
+    /// </summary>
+    public int ReadAheadRowGroups { get; init; } = 1;
 }
 
 /// <summary>
@@ -57,6 +64,15 @@ public sealed class ParquetReader : IDisposable
 
     public static Task<ParquetReader> OpenAsync(Stream stream, string name, ParquetReaderOptions? options = null, CancellationToken ct = default) =>
         OpenAsync(new StreamSource(stream, leaveOpen: true), name, options, ownsSource: true, ct);
+
+    /// <summary>Opens a blob in a store: one properties request, then ranged reads (footer first, then only the chunks asked for).</summary>
+    /// <exception cref="Dreamer.Storage.BlobNotFoundException">the blob does not exist.</exception>
+    public static async Task<ParquetReader> OpenAsync(Dreamer.Storage.IBlobStore store, string path, ParquetReaderOptions? options = null,
+        CancellationToken ct = default)
+    {
+        var source = await BlobSource.OpenAsync(store, path, ownsStore: false, ct).ConfigureAwait(false);
+        return await OpenAsync(source, source.DisplayName, options, ownsSource: true, ct).ConfigureAwait(false);
+    }
 
     public static async Task<ParquetReader> OpenAsync(IRandomAccessSource source, string name, ParquetReaderOptions? options = null,
         bool ownsSource = false, CancellationToken ct = default)
@@ -133,37 +149,133 @@ public sealed class ParquetReader : IDisposable
     public async Task<IReadOnlyList<ColumnData>> ReadRowGroupAsync(int rowGroup, IReadOnlyList<ColumnDescriptor>? columns = null,
         CancellationToken ct = default)
     {
-        if ((uint)rowGroup >= (uint)RowGroupCount) throw new ArgumentOutOfRangeException(nameof(rowGroup));
         columns ??= Schema.Columns;
-        var rg = Metadata.RowGroups[rowGroup];
-        var ranges = columns.Select(c => ChunkRange(rg, c)).ToArray();
-        var buffers = await FetchAsync(ranges, ct).ConfigureAwait(false);
-        var result = new ColumnData[columns.Count];
-        for (int i = 0; i < columns.Count; i++)
-        {
-            var meta = rg.Columns[columns[i].Index].MetaData!;
-            result[i] = new ColumnChunkReader(columns[i], meta, Name, _options).Read(buffers[i], ranges[i].Start, rg.NumRows);
-            buffers[i] = default; // let the chunk's bytes go as soon as it is decoded
-        }
-        return result;
+        var fetched = await FetchRowGroupAsync(rowGroup, columns, ct).ConfigureAwait(false);
+        return Decode(rowGroup, columns, fetched, ct);
     }
 
     public Task<IReadOnlyList<ColumnData>> ReadRowGroupAsync(int rowGroup, IReadOnlyList<string> columns, CancellationToken ct = default) =>
         ReadRowGroupAsync(rowGroup, Schema.Select(columns), ct);
+
+    /// <summary>
+    /// Streams the selected columns (all when null) of the row groups (all when null), in order. With
+    /// <see cref="ParquetReaderOptions.ReadAheadRowGroups"/> &gt; 0 the next row groups are fetched and decoded in the
+    /// background while the current one is decoded or used, so a store's latency and files with few, large pages
+    /// (one zstd frame cannot be split) still keep every core busy.
+    /// </summary>
+    public async IAsyncEnumerable<IReadOnlyList<ColumnData>> ReadRowGroupsAsync(IReadOnlyList<ColumnDescriptor>? columns = null,
+        IReadOnlyList<int>? rowGroups = null, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
+    {
+        columns ??= Schema.Columns;
+        rowGroups ??= Enumerable.Range(0, RowGroupCount).ToArray();
+        foreach (int g in rowGroups)
+            if ((uint)g >= (uint)RowGroupCount) throw new ArgumentOutOfRangeException(nameof(rowGroups), $"row group {g} of {RowGroupCount}");
+        int ahead = _options.MaxDegreeOfParallelism > 1 ? Math.Max(0, _options.ReadAheadRowGroups) : 0;
+        var pending = new Queue<Task<ColumnData[]>>();
+        int started = 0;
+        Task<ColumnData[]> Start(int g) => ahead == 0
+            ? ReadAsync(g)
+            : Task.Run(() => ReadAsync(g), ct);
+        async Task<ColumnData[]> ReadAsync(int g)
+        {
+            var fetched = await FetchRowGroupAsync(g, columns, ct).ConfigureAwait(false);
+            return Decode(g, columns, fetched, ct);
+        }
+        try
+        {
+            for (int k = 0; k < rowGroups.Count; k++)
+            {
+                while (started < rowGroups.Count && started <= k + ahead) pending.Enqueue(Start(rowGroups[started++]));
+                var group = await pending.Dequeue().ConfigureAwait(false);
+                yield return group;
+            }
+        }
+        finally
+        {
+            // Stopped early or failed: let the row groups still in flight finish unobserved-exception-free.
+            foreach (var task in pending) _ = task.ContinueWith(t => t.Exception, TaskScheduler.Default);
+        }
+    }
 
     /// <summary>Reads the selected columns over all row groups, concatenated.</summary>
     public async Task<IReadOnlyList<ColumnData>> ReadAllAsync(IReadOnlyList<ColumnDescriptor>? columns = null, CancellationToken ct = default)
     {
         columns ??= Schema.Columns;
         var parts = columns.Select(_ => new List<ColumnData>()).ToArray();
-        for (int g = 0; g < RowGroupCount; g++)
-        {
-            var group = await ReadRowGroupAsync(g, columns, ct).ConfigureAwait(false);
+        await foreach (var group in ReadRowGroupsAsync(columns, null, ct).ConfigureAwait(false))
             for (int i = 0; i < group.Count; i++) parts[i].Add(group[i]);
-        }
         var result = new ColumnData[columns.Count];
         for (int i = 0; i < result.Length; i++)
             result[i] = parts[i].Count > 0 ? ColumnData.Concat(parts[i]) : EmptyColumn(columns[i]);
+        return result;
+    }
+
+    /// <summary>The chunks' bytes; Rented are the pooled arrays behind them, returned once the row group is decoded.</summary>
+    private readonly record struct Fetched(Range[] Ranges, ArraySegment<byte>[] Buffers, List<byte[]> Rented)
+    {
+        public void Return()
+        {
+            foreach (var array in Rented) System.Buffers.ArrayPool<byte>.Shared.Return(array);
+            Rented.Clear();
+        }
+    }
+
+    private async Task<Fetched> FetchRowGroupAsync(int rowGroup, IReadOnlyList<ColumnDescriptor> columns, CancellationToken ct)
+    {
+        if ((uint)rowGroup >= (uint)RowGroupCount) throw new ArgumentOutOfRangeException(nameof(rowGroup));
+        var rg = Metadata.RowGroups[rowGroup];
+        var ranges = columns.Select(c => ChunkRange(rg, c)).ToArray();
+        var rented = new List<byte[]>();
+        try
+        {
+            var buffers = await FetchAsync(ranges, rented, ct).ConfigureAwait(false);
+            return new Fetched(ranges, buffers, rented);
+        }
+        catch
+        {
+            new Fetched(ranges, [], rented).Return();
+            throw;
+        }
+    }
+
+    // Columns decode in parallel (each also decompresses its pages in parallel); the first failure in column order is thrown.
+    // The fetched bytes go back to the pool afterwards: decoded columns never point into them.
+    private ColumnData[] Decode(int rowGroup, IReadOnlyList<ColumnDescriptor> columns, Fetched fetched, CancellationToken ct)
+    {
+        try
+        {
+            return DecodeColumns(rowGroup, columns, fetched, ct);
+        }
+        finally
+        {
+            fetched.Return();
+        }
+    }
+
+    private ColumnData[] DecodeColumns(int rowGroup, IReadOnlyList<ColumnDescriptor> columns, Fetched fetched, CancellationToken ct)
+    {
+        var rg = Metadata.RowGroups[rowGroup];
+        var result = new ColumnData[columns.Count];
+        var failures = new Exception?[columns.Count];
+        void DecodeColumn(int i)
+        {
+            try
+            {
+                ct.ThrowIfCancellationRequested();
+                var meta = rg.Columns[columns[i].Index].MetaData!;
+                result[i] = new ColumnChunkReader(columns[i], meta, Name, _options).Read(fetched.Buffers[i], fetched.Ranges[i].Start, rg.NumRows);
+            }
+            catch (Exception e)
+            {
+                failures[i] = e;
+            }
+        }
+        if (_options.MaxDegreeOfParallelism <= 1 || columns.Count <= 1)
+            for (int i = 0; i < columns.Count; i++) DecodeColumn(i);
+        else
+            Parallel.For(0, columns.Count, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism }, DecodeColumn);
+        foreach (var failure in failures)
+            if (failure != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
         return result;
     }
 
@@ -197,7 +309,7 @@ public sealed class ParquetReader : IDisposable
     }
 
     // One ranged read per run of nearby chunks: fewer round trips to a store, no bytes outside the selection's span.
-    private async Task<ArraySegment<byte>[]> FetchAsync(Range[] ranges, CancellationToken ct)
+    private async Task<ArraySegment<byte>[]> FetchAsync(Range[] ranges, List<byte[]> rented, CancellationToken ct)
     {
         var result = new ArraySegment<byte>[ranges.Length];
         var order = Enumerable.Range(0, ranges.Length).OrderBy(i => ranges[i].Start).ToArray();
@@ -212,8 +324,9 @@ public sealed class ParquetReader : IDisposable
                 end = Math.Max(end, ranges[order[j]].Start + ranges[order[j]].Length);
                 j++;
             }
-            var buf = GC.AllocateUninitializedArray<byte>((int)(end - start));
-            await _source.ReadExactlyAsync(start, buf, Name, ct).ConfigureAwait(false);
+            var buf = System.Buffers.ArrayPool<byte>.Shared.Rent((int)(end - start));
+            rented.Add(buf);
+            await _source.ReadExactlyAsync(start, buf.AsMemory(0, (int)(end - start)), Name, ct).ConfigureAwait(false);
             for (int x = k; x < j; x++)
             {
                 var r = ranges[order[x]];

@@ -18,6 +18,15 @@ public sealed class ParquetWriterOptions
     public int DictionaryPageSizeLimit { get; init; } = 1 << 20;
     public bool WriteStatistics { get; init; } = true;
     public string CreatedBy { get; init; } = "dreamer-parquet version 1.0.0";
+    /// <summary>
+    /// 1: DATA_PAGE (v1) pages, which every reader takes. 2: DATA_PAGE_V2 pages: levels stay uncompressed ahead of
+    /// the compressed values, and each page holds whole rows.
+    /// </summary>
+    public int DataPageVersion { get; init; } = 1;
+    /// <summary>INT32 and INT64 values that are not dictionary-encoded use DELTA_BINARY_PACKED instead of PLAIN.</summary>
+    public bool DeltaEncodeIntegers { get; init; }
+    /// <summary>Threads that compress pages while the caller's thread encodes (1: everything on the caller's thread).</summary>
+    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
 }
 
 /// <summary>
@@ -46,9 +55,12 @@ public sealed class ParquetWriter : IDisposable
         _options = options ?? new ParquetWriterOptions();
         if (!Compression.Codecs.IsSupported(_options.Compression))
             throw new NotSupportedException($"compression {_options.Compression} is not supported for writing");
+        if (_options.DataPageVersion is not (1 or 2))
+            throw new ArgumentException($"data page version {_options.DataPageVersion}: 1 or 2", nameof(options));
         Schema = schema;
         ValidateShapes(schema);
-        _columns = [.. schema.Columns.Select(c => new ColumnChunkWriter(c, _options))];
+        var compressor = new PageCompressor(_options);
+        _columns = [.. schema.Columns.Select(c => new ColumnChunkWriter(c, _options, compressor))];
         _output.Write(Magic);
         _position = Magic.Length;
     }

@@ -9,4 +9,5 @@ root.Subcommands.Add(PipelineCommands.Nightly());
 root.Subcommands.Add(PipelineCommands.Run());
 root.Subcommands.Add(PipelineCommands.Status());
 root.Subcommands.Add(LineageCommands.Create());
+root.Subcommands.Add(ParquetCommands.Create());
 return await root.Parse(args).InvokeAsync();

@@ -6,7 +6,7 @@ namespace Dreamer.Parquet.Tests;
 /// <summary>Files written by other implementations (apache/parquet-testing) read with the values their docs or DuckDB give.</summary>
 public class ParquetTestingFilesTests
 {
-    private static readonly string Dir = Path.Combine(DuckDb.RepoRoot, "..", "shared", "parquet-testing");
+    internal static readonly string Dir = Path.Combine(DuckDb.RepoRoot, "..", "shared", "parquet-testing");
 
     public static TheoryData<string> Files()
     {

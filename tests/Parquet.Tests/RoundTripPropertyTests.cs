@@ -13,8 +13,13 @@ public class RoundTripPropertyTests
 
     public sealed record Case(ColumnSpec[] Columns, int Rows, int Seed, CompressionCodec Codec, bool Dictionary, int PageBytes, int RowGroupBytes, int Batches)
     {
+        public int PageVersion { get; init; } = 1;
+        public bool Delta { get; init; }
+        public int Threads { get; init; } = 1;
+
         public override string ToString() =>
-            $"rows={Rows} seed={Seed} codec={Codec} dict={Dictionary} page={PageBytes} rowgroup={RowGroupBytes} batches={Batches} columns=[{string.Join(", ", Columns.Select(c => c.ToString()))}]";
+            $"rows={Rows} seed={Seed} codec={Codec} dict={Dictionary} page={PageBytes} rowgroup={RowGroupBytes} batches={Batches} " +
+            $"v{PageVersion} delta={Delta} threads={Threads} columns=[{string.Join(", ", Columns.Select(c => c.ToString()))}]";
     }
 
     private static readonly Gen<bool> Bool = Gen.Elements(true, false);
@@ -36,7 +41,10 @@ public class RoundTripPropertyTests
         from page in Gen.Elements(64, 1024, 1 << 20)
         from rowGroup in Gen.Elements(2048, 64 << 10, 128 << 20)
         from batches in Gen.Choose(1, 3)
-        select new Case(columns, rows, seed, codec, dict, page, rowGroup, batches);
+        from version in Gen.Elements(1, 2)
+        from delta in Bool
+        from threads in Gen.Elements(1, 2, 4)
+        select new Case(columns, rows, seed, codec, dict, page, rowGroup, batches) { PageVersion = version, Delta = delta, Threads = threads };
 
     private static void RoundTrip(Case c)
     {
@@ -64,6 +72,7 @@ public class RoundTripPropertyTests
         {
             Compression = c.Codec, EnableDictionary = c.Dictionary, PageTargetBytes = c.PageBytes,
             RowGroupTargetBytes = c.RowGroupBytes, DictionaryPageSizeLimit = 512,
+            DataPageVersion = c.PageVersion, DeltaEncodeIntegers = c.Delta, MaxDegreeOfParallelism = c.Threads,
         };
         using var ms = new MemoryStream();
         using (var w = new ParquetWriter(ms, schema, options, leaveOpen: true))
@@ -71,7 +80,8 @@ public class RoundTripPropertyTests
             int step = Math.Max(1, (c.Rows + c.Batches - 1) / c.Batches);
             for (int r = 0; r < c.Rows; r += step) w.Write(WriterInteropTests.Slice(columns, r, Math.Min(c.Rows, r + step)));
         }
-        using var reader = ParquetReader.OpenAsync(new MemorySource(ms.ToArray()), "property.parquet").GetAwaiter().GetResult();
+        using var reader = ParquetReader.OpenAsync(new MemorySource(ms.ToArray()), "property.parquet",
+            new ParquetReaderOptions { MaxDegreeOfParallelism = c.Threads }).GetAwaiter().GetResult();
         var read = reader.ReadAllAsync().GetAwaiter().GetResult();
         if (reader.RowCount != c.Rows) throw new Exception($"{reader.RowCount} rows read, {c.Rows} written");
         for (int i = 0; i < columns.Length; i++)

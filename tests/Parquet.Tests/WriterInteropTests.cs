@@ -29,6 +29,12 @@ public sealed class WriterInteropTests : IClassFixture<WriterInteropTests.Writte
             new("small-pages", new() { Compression = CompressionCodec.Zstd, PageTargetBytes = 512, RowGroupTargetBytes = 48 << 10, DictionaryPageSizeLimit = 256 }, 5000, 6),
             new("empty", new() { Compression = CompressionCodec.Snappy }, 0, 7),
             new("one-row", new() { Compression = CompressionCodec.Gzip }, 1, 8),
+            // Data pages v2 and DELTA_BINARY_PACKED integers (with dictionary fallback, and without dictionaries).
+            new("v2-zstd", new() { Compression = CompressionCodec.Zstd, DataPageVersion = 2 }, 2000, 9),
+            new("v2-delta-small-pages", new() { Compression = CompressionCodec.Snappy, DataPageVersion = 2, DeltaEncodeIntegers = true,
+                PageTargetBytes = 512, RowGroupTargetBytes = 48 << 10, DictionaryPageSizeLimit = 256 }, 5000, 10),
+            new("v1-delta-plain", new() { Compression = CompressionCodec.Uncompressed, DeltaEncodeIntegers = true, EnableDictionary = false }, 3000, 11),
+            new("v2-uncompressed", new() { Compression = CompressionCodec.Uncompressed, DataPageVersion = 2, EnableDictionary = false }, 1000, 12),
         ];
 
         public Written()
@@ -244,6 +250,33 @@ public sealed class WriterInteropTests : IClassFixture<WriterInteropTests.Writte
             Assert.Equal(Canonical.Double(min == 0 ? -0.0 : min), Canonical.Double(BinaryPrimitives.ReadDoubleLittleEndian(fstats.MinValue)));
             Assert.Equal(Canonical.Double(max == 0 ? 0.0 : max), Canonical.Double(BinaryPrimitives.ReadDoubleLittleEndian(fstats.MaxValue)));
         }
+    }
+
+    [Theory]
+    [InlineData("v2-delta-small-pages", PageType.DataPageV2, true)]
+    [InlineData("v1-delta-plain", PageType.DataPage, true)]
+    [InlineData("v2-zstd", PageType.DataPageV2, false)]
+    public async Task PageVersionAndDeltaEncodingAreWhatWasAskedFor(string variant, PageType pageType, bool delta)
+    {
+        var path = _w.Dir.File(variant + ".parquet");
+        var bytes = await File.ReadAllBytesAsync(path);
+        using var reader = await ParquetReader.OpenFileAsync(path);
+        var deltaColumns = new HashSet<string>();
+        foreach (var rg in reader.Metadata.RowGroups)
+            foreach (var chunk in rg.Columns)
+            {
+                var m = chunk.MetaData!;
+                var header = Format.PageHeader.Read(new Thrift.CompactReader(bytes, (int)m.DataPageOffset, bytes.Length, 0, path));
+                Assert.Equal(pageType, header.Type);
+                if (m.Encodings.Contains(ParquetEncoding.DeltaBinaryPacked))
+                {
+                    Assert.True(delta && m.Type is PhysicalType.Int32 or PhysicalType.Int64, $"{string.Join('.', m.PathInSchema)}: {string.Join(",", m.Encodings)}");
+                    deltaColumns.Add(m.PathInSchema[0]);
+                }
+            }
+        // High-cardinality integer columns fall back from the dictionary (or never had one): those pages are DELTA.
+        if (delta) Assert.Contains("int32_opt", deltaColumns);
+        if (delta) Assert.Contains("int64_opt", deltaColumns);
     }
 
     [Fact]

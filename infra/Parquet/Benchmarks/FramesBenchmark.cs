@@ -15,6 +15,12 @@ public sealed record FramesBenchmarkResult(
     public double? ReadRatio => PeerReadSeconds is { } s ? s / ReadSeconds : null;
 }
 
+/// <summary>One timed write: CpuSeconds is the process's CPU time (all threads) over the same span as Seconds.</summary>
+public sealed record FramesWriteResult(long Rows, long RawBytes, long FileBytes, double Seconds, double CpuSeconds,
+    long PeakWorkingSetBytes, bool PeakIsWriteOnly);
+
+public sealed record FramesReadResult(long Rows, double Seconds, double CpuSeconds);
+
 /// <summary>
 /// Writes and reads a frames-like table (episode_id string, frame_index int32, 12,288-byte image,
 /// action int32, reward float) to measure throughput. A peer reader (e.g. DuckDB) can be timed on
@@ -35,7 +41,23 @@ public static class FramesBenchmark
     public static async Task<FramesBenchmarkResult> RunAsync(string path, long targetRawBytes,
         ParquetWriterOptions? options = null, Func<string, double>? peerRead = null, CancellationToken ct = default)
     {
-        options ??= new ParquetWriterOptions { Compression = CompressionCodec.Zstd, ZstdLevel = 1 };
+        var write = Write(path, targetRawBytes, options, ct);
+        var read = await ReadAsync(path, null, ct).ConfigureAwait(false);
+        if (read.Rows != write.Rows) throw new InvalidOperationException($"read {read.Rows} rows, wrote {write.Rows}");
+        double? peer = peerRead?.Invoke(path);
+        return new FramesBenchmarkResult(read.Rows, write.RawBytes, write.FileBytes, write.Seconds, read.Seconds, write.PeakWorkingSetBytes, peer);
+    }
+
+    /// <summary>The writer options the benchmark uses unless told otherwise: ZSTD level 1.</summary>
+    public static ParquetWriterOptions DefaultOptions => new() { Compression = CompressionCodec.Zstd, ZstdLevel = 1 };
+
+    /// <summary>
+    /// Writes about targetRawBytes of frames (whole episodes of 1024 rows) and times it. The peak working set is
+    /// measured over the write alone where the OS allows resetting it (Linux), else over the process so far.
+    /// </summary>
+    public static FramesWriteResult Write(string path, long targetRawBytes, ParquetWriterOptions? options = null, CancellationToken ct = default)
+    {
+        options ??= DefaultOptions;
         long rowBytes = ImageBytes + 4 + 4 + 4 + 16;
         long batches = Math.Max(1, targetRawBytes / (rowBytes * BatchRows));
         var images = Images(BatchRows, seed: 7);
@@ -44,8 +66,12 @@ public static class FramesBenchmark
         var rewards = new float[BatchRows];
         var frames = new int[BatchRows];
         for (int i = 0; i < BatchRows; i++) { actions[i] = rnd.Next(18); rewards[i] = (float)(rnd.NextDouble() * 2 - 1); }
+        for (int i = 0; i < BatchRows; i++) frames[i] = i;
 
+        GC.Collect();
+        bool peakReset = ResetPeakWorkingSet();
         long rawBytes = 0;
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         using (var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
         using (var writer = new ParquetWriter(fs, Schema, options))
@@ -55,31 +81,50 @@ public static class FramesBenchmark
             {
                 ct.ThrowIfCancellationRequested();
                 // Episodes of 1024 frames: one episode id per batch, so the string column is dictionary-friendly.
-                var episode = "episode-" + b.ToString("D6");
+                var episode = "episode-" + b.ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
                 var ids = ColumnData.Strings(Enumerable.Repeat(episode, BatchRows).ToArray());
-                for (int i = 0; i < BatchRows; i++) frames[i] = i;
+                // Every frame differs from every other (its row number in its first bytes), so no writer can
+                // dictionary-encode the images: real frames never repeat.
+                for (int i = 0; i < BatchRows; i++)
+                    System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(images.AsSpan(i * ImageBytes), b * BatchRows + i);
                 writer.Write(ids, ColumnData.Primitive(frames), ColumnData.Fixed(images, ImageBytes),
                     ColumnData.Primitive(actions), ColumnData.Primitive(rewards));
                 rawBytes += BatchRows * (ImageBytes + 12L) + ids.Offsets![^1];
             }
         }
-        double writeSeconds = sw.Elapsed.TotalSeconds;
-        long peak = Process.GetCurrentProcess().PeakWorkingSet64;
+        double seconds = sw.Elapsed.TotalSeconds;
+        using var process = Process.GetCurrentProcess();
+        double cpuSeconds = (process.TotalProcessorTime - cpu).TotalSeconds;
+        long peak = process.PeakWorkingSet64;
+        return new FramesWriteResult(batches * BatchRows, rawBytes, new FileInfo(path).Length, seconds, cpuSeconds, peak, peakReset);
+    }
 
-        sw.Restart();
+    /// <summary>Reads every column of every row group (decoded into column batches, then dropped) and times it.</summary>
+    public static async Task<FramesReadResult> ReadAsync(string path, ParquetReaderOptions? options = null, CancellationToken ct = default)
+    {
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
         long rowsRead = 0;
-        using (var reader = await ParquetReader.OpenFileAsync(path, ct: ct).ConfigureAwait(false))
+        using (var reader = await ParquetReader.OpenFileAsync(path, options, ct).ConfigureAwait(false))
         {
-            for (int g = 0; g < reader.RowGroupCount; g++)
-            {
-                var cols = await reader.ReadRowGroupAsync(g, (IReadOnlyList<ColumnDescriptor>?)null, ct).ConfigureAwait(false);
+            await foreach (var cols in reader.ReadRowGroupsAsync(null, null, ct).ConfigureAwait(false))
                 rowsRead += cols[0].RowCount;
-            }
         }
-        double readSeconds = sw.Elapsed.TotalSeconds;
-        if (rowsRead != batches * BatchRows) throw new InvalidOperationException($"read {rowsRead} rows, wrote {batches * BatchRows}");
-        double? peer = peerRead?.Invoke(path);
-        return new FramesBenchmarkResult(rowsRead, rawBytes, new FileInfo(path).Length, writeSeconds, readSeconds, peak, peer);
+        double seconds = sw.Elapsed.TotalSeconds;
+        return new FramesReadResult(rowsRead, seconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds);
+    }
+
+    // Linux: writing 5 to clear_refs resets the peak resident set size (VmHWM) that PeakWorkingSet64 reports.
+    private static bool ResetPeakWorkingSet()
+    {
+        try
+        {
+            if (!OperatingSystem.IsLinux()) return false;
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return true;
+        }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
     }
 
     // Blocky frames (flat regions, as in rendered games) with sparse noise: compressible, never repeated within a page.

@@ -13,7 +13,9 @@ public static unsafe partial class Zstd
     [LibraryImport(Lib)] private static partial nint ZSTD_createCCtx();
     [LibraryImport(Lib)] private static partial nuint ZSTD_freeCCtx(nint cctx);
     [LibraryImport(Lib)] private static partial nuint ZSTD_compressCCtx(nint cctx, byte* dst, nuint dstCapacity, byte* src, nuint srcSize, int level);
-    [LibraryImport(Lib)] private static partial nuint ZSTD_decompress(byte* dst, nuint dstCapacity, byte* src, nuint srcSize);
+    [LibraryImport(Lib)] private static partial nint ZSTD_createDCtx();
+    [LibraryImport(Lib)] private static partial nuint ZSTD_freeDCtx(nint dctx);
+    [LibraryImport(Lib)] private static partial nuint ZSTD_decompressDCtx(nint dctx, byte* dst, nuint dstCapacity, byte* src, nuint srcSize);
     [LibraryImport(Lib)] private static partial ulong ZSTD_getFrameContentSize(byte* src, nuint srcSize);
     [LibraryImport(Lib)] private static partial uint ZSTD_isError(nuint code);
     [LibraryImport(Lib)] private static partial nint ZSTD_getErrorName(nuint code);
@@ -33,6 +35,15 @@ public static unsafe partial class Zstd
     }
 
     [ThreadStatic] private static ContextHolder? t_context;
+
+    private sealed class DecompressionContextHolder
+    {
+        public readonly nint Handle = ZSTD_createDCtx();
+        ~DecompressionContextHolder() => ZSTD_freeDCtx(Handle);
+    }
+
+    // Decompression contexts are reused too: ZSTD_decompress would set one up (and free it) for every page.
+    [ThreadStatic] private static DecompressionContextHolder? t_dcontext;
 
     public static int MaxCompressedLength(int sourceLength) => checked((int)ZSTD_compressBound((nuint)sourceLength));
 
@@ -63,7 +74,10 @@ public static unsafe partial class Zstd
             {
                 if (size > (ulong)destination.Length)
                     throw new InvalidDataException($"zstd: frame holds {size} bytes, page header says {destination.Length}");
-                nuint r = ZSTD_decompress(d, (nuint)destination.Length, s, (nuint)source.Length);
+                var ctx = t_dcontext ??= new DecompressionContextHolder();
+                if (ctx.Handle == 0) throw new OutOfMemoryException("ZSTD_createDCtx failed");
+                nuint r = ZSTD_decompressDCtx(ctx.Handle, d, (nuint)destination.Length, s, (nuint)source.Length);
+                GC.KeepAlive(ctx);
                 if (ZSTD_isError(r) != 0) throw new InvalidDataException("zstd: " + ErrorName(r));
                 if (r != (nuint)destination.Length)
                     throw new InvalidDataException($"zstd: produced {r} bytes, expected {destination.Length}");

@@ -1,15 +1,21 @@
+using System.Buffers;
 using System.Buffers.Binary;
 
 namespace Dreamer.Parquet.Encodings;
 
-/// <summary>A growable byte buffer that is reused between pages (the writer's scratch space).</summary>
+/// <summary>
+/// A growable byte buffer that is reused between pages (the writer's scratch space). Its backing arrays come
+/// from the shared pool, so a full page can be handed off (<see cref="Detach"/>) to a compression task
+/// without copying, and the buffer carries on with a fresh array.
+/// </summary>
 internal sealed class ByteBuffer
 {
     private byte[] _data;
 
-    public ByteBuffer(int capacity = 256) => _data = new byte[Math.Max(16, capacity)];
+    public ByteBuffer(int capacity = 256) => _data = ArrayPool<byte>.Shared.Rent(Math.Max(16, capacity));
 
     public int Length { get; private set; }
+    public int Capacity => _data.Length;
     public ReadOnlySpan<byte> WrittenSpan => _data.AsSpan(0, Length);
 
     public void Clear() => Length = 0;
@@ -18,7 +24,23 @@ internal sealed class ByteBuffer
     public void Trim(int keepCapacity)
     {
         Length = 0;
-        if (_data.Length > keepCapacity * 2) _data = new byte[keepCapacity];
+        if (_data.Length > keepCapacity * 2)
+        {
+            ArrayPool<byte>.Shared.Return(_data);
+            _data = ArrayPool<byte>.Shared.Rent(keepCapacity);
+        }
+    }
+
+    /// <summary>
+    /// Hands over the written bytes: the returned array (from the shared pool; the new owner returns it) holds them
+    /// at [0, length). The buffer continues empty, with a fresh array of the same capacity.
+    /// </summary>
+    public (byte[] Array, int Length) Detach()
+    {
+        var result = (_data, Length);
+        _data = ArrayPool<byte>.Shared.Rent(_data.Length);
+        Length = 0;
+        return result;
     }
 
     public Span<byte> GetSpan(int size)
@@ -27,7 +49,10 @@ internal sealed class ByteBuffer
         {
             long want = Math.Max((long)_data.Length * 2, (long)Length + size);
             if (want > System.Array.MaxLength) want = (long)Length + size;
-            System.Array.Resize(ref _data, checked((int)want));
+            var bigger = ArrayPool<byte>.Shared.Rent(checked((int)want));
+            _data.AsSpan(0, Length).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(_data);
+            _data = bigger;
         }
         return _data.AsSpan(Length, size);
     }
@@ -60,5 +85,4 @@ internal sealed class ByteBuffer
         span[i++] = (byte)v;
         Length += i;
     }
-
 }

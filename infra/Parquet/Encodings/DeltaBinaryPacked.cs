@@ -63,3 +63,83 @@ internal static class DeltaBinaryPacked
         return result;
     }
 }
+
+/// <summary>
+/// DELTA_BINARY_PACKED encoding: blocks of 128 deltas in 4 miniblocks of 32, each bit-packed at its own width
+/// above the block's minimum delta. INT32 deltas wrap at 32 bits (so widths stay within 32, as readers of
+/// INT32 expect); INT64 deltas wrap at 64.
+/// </summary>
+internal static class DeltaBinaryPackedEncoder
+{
+    private const int BlockSize = 128, Miniblocks = 4, PerMini = BlockSize / Miniblocks;
+
+    public static void Encode(ReadOnlySpan<int> values, ByteBuffer output)
+    {
+        Span<long> deltas = stackalloc long[BlockSize];
+        Header(values.Length, values.IsEmpty ? 0 : values[0], output);
+        for (int start = 1; start < values.Length; start += BlockSize)
+        {
+            int n = Math.Min(BlockSize, values.Length - start);
+            for (int i = 0; i < n; i++) deltas[i] = unchecked(values[start + i] - values[start + i - 1]);
+            Block(deltas[..n], output);
+        }
+    }
+
+    public static void Encode(ReadOnlySpan<long> values, ByteBuffer output)
+    {
+        Span<long> deltas = stackalloc long[BlockSize];
+        Header(values.Length, values.IsEmpty ? 0 : values[0], output);
+        for (int start = 1; start < values.Length; start += BlockSize)
+        {
+            int n = Math.Min(BlockSize, values.Length - start);
+            for (int i = 0; i < n; i++) deltas[i] = unchecked(values[start + i] - values[start + i - 1]);
+            Block(deltas[..n], output);
+        }
+    }
+
+    private static ulong ZigZag(long v) => (ulong)((v << 1) ^ (v >> 63));
+
+    private static void Header(int count, long first, ByteBuffer output)
+    {
+        output.WriteVarint(BlockSize);
+        output.WriteVarint(Miniblocks);
+        output.WriteVarint((ulong)count);
+        output.WriteVarint(ZigZag(first));
+    }
+
+    private static void Block(ReadOnlySpan<long> deltas, ByteBuffer output)
+    {
+        long min = long.MaxValue;
+        foreach (long d in deltas) if (d < min) min = d;
+        output.WriteVarint(ZigZag(min));
+        Span<ulong> adjusted = stackalloc ulong[BlockSize];
+        adjusted.Clear();
+        for (int i = 0; i < deltas.Length; i++) adjusted[i] = unchecked((ulong)(deltas[i] - min));
+        // Miniblocks past the last value keep a width byte (0) but no body.
+        int used = (deltas.Length + PerMini - 1) / PerMini;
+        Span<byte> widths = stackalloc byte[Miniblocks];
+        for (int m = 0; m < Miniblocks; m++)
+        {
+            ulong or = 0;
+            if (m < used) foreach (ulong a in adjusted.Slice(m * PerMini, PerMini)) or |= a;
+            widths[m] = (byte)(64 - System.Numerics.BitOperations.LeadingZeroCount(or));
+        }
+        output.Write(widths);
+        for (int m = 0; m < used; m++)
+        {
+            int w = widths[m];
+            if (w == 0) continue;
+            var dst = output.GetSpan(PerMini * w / 8);
+            dst.Clear();
+            long bitPos = 0;
+            foreach (ulong a in adjusted.Slice(m * PerMini, PerMini))
+            {
+                int index = (int)(bitPos >> 3), shift = (int)(bitPos & 7);
+                UInt128 x = (UInt128)a << shift;
+                for (int b = 0; b < (shift + w + 7) >> 3; b++) dst[index + b] |= (byte)(x >> (8 * b));
+                bitPos += w;
+            }
+            output.Advance(PerMini * w / 8);
+        }
+    }
+}

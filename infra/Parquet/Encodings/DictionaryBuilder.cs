@@ -46,6 +46,9 @@ internal sealed class DictionaryBuilder
         return h.ToHashCode();
     }
 
+    /// <summary>The value of entry e (without its length prefix).</summary>
+    public ReadOnlySpan<byte> Get(int e) => Entry(e);
+
     private ReadOnlySpan<byte> Entry(int e)
     {
         int start = _starts[e];

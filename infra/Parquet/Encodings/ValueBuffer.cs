@@ -34,6 +34,12 @@ internal sealed class ValueBuffer
         Data = bigger;
     }
 
+    /// <summary>Grows the offsets of a variable-length buffer to hold at least count values.</summary>
+    public void ReserveCount(int count)
+    {
+        if (Width == 0 && count + 1 > Offsets.Length) Array.Resize(ref Offsets, count + 1);
+    }
+
     /// <summary>Reserves count fixed-size values and returns their bytes for the caller to fill.</summary>
     public Span<byte> AppendFixed(int count)
     {
