@@ -21,6 +21,8 @@ public sealed record ArtifactManifest
     [JsonPropertyName("inputs")] public IReadOnlyList<ManifestInput> Inputs { get; init; } = [];
     /// <summary>For stages reading external files (ingest): every source file by content hash.</summary>
     [JsonPropertyName("sources")] public IReadOnlyList<ManifestSource> Sources { get; init; } = [];
+    /// <summary>For ingest: sources left out with the reason (null, and absent from the JSON, for other stages).</summary>
+    [JsonPropertyName("rejected")] public IReadOnlyList<ManifestRejected>? Rejected { get; init; }
     /// <summary>Canonical effective configuration, secrets removed.</summary>
     [JsonPropertyName("config")] public JsonObject Config { get; init; } = new();
     [JsonPropertyName("code")] public required ManifestCode Code { get; init; }
@@ -86,3 +88,8 @@ public sealed record ManifestEnvironment(
     [property: JsonPropertyName("libtorch")] string? LibTorch,
     [property: JsonPropertyName("threads")] int Threads,
     [property: JsonPropertyName("device")] string? Device);
+
+/// <summary>A source file ingest left out, and why (an empty file, a truncated video, a log that does not fit).</summary>
+public sealed record ManifestRejected(
+    [property: JsonPropertyName("uri")] string Uri,
+    [property: JsonPropertyName("reason")] string Reason);
