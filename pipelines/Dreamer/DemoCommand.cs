@@ -1,69 +1,62 @@
 using System.CommandLine;
 using Dreamer.Artifacts;
-using Dreamer.Hosting;
 using Dreamer.Storage;
 
 namespace Dreamer.Cli;
 
 /// <summary>
-/// `dreamer demo`: the README's main job. Today it is the engine smoke run: the reference space-time
-/// transformer trained for a few steps on the local store, checkpointed, committed as an artifact.
+/// `dreamer demo`, the README's main job: collect a small dataset from the built-in game, run the demo
+/// pipeline (ingest -> tokenize) on the local store exactly as nightly runs it, and say where to look.
+/// Rerunning it reuses everything already committed.
 /// </summary>
 internal static class DemoCommand
 {
     public static Command Create()
     {
         var store = StoreCommands.StoreOption();
-        var steps = new Option<int>("--steps") { Description = "training steps", DefaultValueFactory = _ => 30 };
-        var every = new Option<int>("--checkpoint-every") { Description = "steps between checkpoints", DefaultValueFactory = _ => 10 };
-        var seed = new Option<long>("--seed") { Description = "seed for initialisation and data", DefaultValueFactory = _ => 0 };
-        var threads = new Option<int>("--threads") { Description = "intra-op threads", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var command = new Command("demo", "run the main job on the local store (today: the engine smoke run)") { store, steps, every, seed, threads };
-        command.SetAction((parse, _) => RunAsync(parse.GetValue(store)!,
-            new SmokeSettings(parse.GetValue(steps), parse.GetValue(every), parse.GetValue(seed), parse.GetValue(threads))));
-        return command;
-    }
+        var episodes = new Option<int>("--episodes") { Description = "gameplay episodes to collect", DefaultValueFactory = _ => 12 };
+        var maxSteps = new Option<int>("--max-steps") { Description = "step cap per episode", DefaultValueFactory = _ => 300 };
+        var pipeline = new Option<string>("--pipeline") { Description = "pipeline definition",
+            DefaultValueFactory = _ => Path.Combine(Path.GetDirectoryName(PipelineCommands.DefaultPipeline)!, "demo.yaml") };
+        var command = new Command("demo", "collect gameplay, run the pipeline on the local store, show where to look") { store, episodes, maxSteps, pipeline };
+        command.SetAction(async (parse, ct) =>
+        {
+            var storeUri = parse.GetValue(store)!;
+            Console.Error.WriteLine($"demo: 1/2 collecting {parse.GetValue(episodes)} episodes from the built-in game into raw/demo");
+            var (exit, _, stderr) = await StageExecutables.RunAsync("collect", ["--store", storeUri, "--seed", "1",
+                "--set", "Collect:Dataset=demo", "--set", $"Collect:Episodes={parse.GetValue(episodes)}",
+                "--set", $"Collect:MaxSteps={parse.GetValue(maxSteps)}"], ct);
+            if (exit != 0) { Console.Error.WriteLine($"demo: collect failed (exit {exit})"); return exit; }
 
-    private static async Task<int> RunAsync(string storeUri, SmokeSettings settings)
-    {
-        if (settings.Steps < 1 || settings.CheckpointEvery < 1 || settings.Threads < 1)
-        {
-            Console.Error.WriteLine("demo: --steps, --checkpoint-every and --threads must be positive");
-            return ExitCodes.BadInput;
-        }
-        // SIGINT/SIGTERM: finish the current step, write its checkpoint, exit 130.
-        using var cancel = new CancellationTokenSource();
-        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop);
-        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop);
-        void Stop(System.Runtime.InteropServices.PosixSignalContext context)
-        {
-            context.Cancel = true;
-            cancel.Cancel();
-        }
+            Console.Error.WriteLine("demo: 2/2 running the pipeline (each stage as its own process)");
+            PipelineDefinition definition;
+            try { definition = PipelineDefinition.Load(parse.GetValue(pipeline)!); }
+            catch (InvalidDataException e) { Console.Error.WriteLine($"demo: {e.Message}"); return 2; }
+            var (code, record) = await new NightlyRunner(definition, storeUri, line => Console.Error.WriteLine($"  {line}"))
+                .RunAsync(new NightlyOptions { WaitForLock = TimeSpan.FromMinutes(1) }, ct);
+            if (code != 0) { Console.Error.WriteLine($"demo: pipeline failed (exit {code}); see the stage log above"); return code; }
 
-        return await StoreCommands.WithStore(storeUri, async store =>
-        {
-            try
-            {
-                var result = await SmokeTraining.RunAsync(store, settings, line => Console.Error.WriteLine($"demo: {line}"), cancel.Token);
-                var manifest = (await new ArtifactCatalog(store).TryGetAsync(SmokeTraining.Stage, result.ArtifactId))!.Manifest;
-                Console.Error.WriteLine($"demo: final loss {result.Metrics!["final_loss"]:0.0000}");
-                Console.Error.WriteLine($"demo: weights   {store.DisplayUri}/{StorePaths.ArtifactPrefix(SmokeTraining.Stage, result.ArtifactId)}model.safetensors (sha256 {manifest.Outputs[0].Sha256})");
-                Console.Error.WriteLine($"demo: checkpoints {store.DisplayUri}/{StorePaths.CheckpointPrefix(SmokeTraining.Stage, result.ArtifactId)}");
-                Console.Error.WriteLine($"demo: lineage   {store.DisplayUri}/lineage/events/");
-                Console.WriteLine(result.ArtifactId);
-                return ExitCodes.Done;
-            }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-            {
-                Console.Error.WriteLine("demo: cancelled after a clean checkpoint; rerun to resume");
-                return ExitCodes.Cancelled;
-            }
-            catch (InvalidDataException e)
-            {
-                Console.Error.WriteLine($"demo: {e.Message}");
-                return ExitCodes.BadInput;
-            }
+            using var s = BlobStores.Open(storeUri);
+            var catalog = new ArtifactCatalog(s);
+            Console.WriteLine();
+            Console.WriteLine("Where to look:");
+            Console.WriteLine($"  store            {s.DisplayUri}");
+            Console.WriteLine($"  raw gameplay     {s.DisplayUri}/raw/demo/ (H.264 videos + JSON-lines action logs)");
+            foreach (var stage in definition.Stages)
+                if (await catalog.LatestAsync(stage.Stage, ct) is { } a)
+                {
+                    var m = a.Manifest;
+                    var metrics = string.Join(", ", m.Metrics.OrderBy(k => k.Key).Take(6).Select(k => $"{k.Key}={k.Value:G4}"));
+                    Console.WriteLine($"  {stage.Stage,-16} {s.DisplayUri}/{StorePaths.ArtifactPrefix(m.Stage, m.ArtifactId)}  {metrics}");
+                    foreach (var png in m.Outputs.Where(o => o.Path.EndsWith(".png", StringComparison.Ordinal)))
+                        Console.WriteLine($"  {"",16} reconstructions: {s.DisplayUri}/{StorePaths.ArtifactPrefix(m.Stage, m.ArtifactId)}{png.Path}");
+                }
+            var last = definition.Stages[^1].Stage;
+            Console.WriteLine($"  lineage          ./dreamer lineage {(await catalog.LatestAsync(last, ct))?.Manifest.ArtifactId} --store {storeUri}");
+            Console.WriteLine($"  status           ./dreamer status --store {storeUri}");
+            Console.WriteLine($"  run record       {s.DisplayUri}/{NightlyRunner.RunsPrefix} (pipeline {record["runId"]})");
+            return 0;
         });
+        return command;
     }
 }

@@ -25,7 +25,7 @@ public class CheckpointResumeTests : IDisposable
     public async Task Resuming_after_ten_sigkills_gives_bit_identical_weights()
     {
         var straightStore = Path.Combine(_root, "straight");
-        var straight = await DreamerProcess.RunAsync(["demo", "--store", straightStore, .. Training]);
+        var straight = await DreamerProcess.RunAsync(["smoke", "--store", straightStore, .. Training]);
         Assert.True(straight.ExitCode == 0, straight.Stderr);
         var artifactId = straight.Stdout.Trim();
         var expected = (await CommittedAsync(straightStore, artifactId)).Outputs.Single(o => o.Path == "model.safetensors").Sha256;
@@ -35,7 +35,7 @@ public class CheckpointResumeTests : IDisposable
         var killedMidway = 0;
         for (var attempt = 0; attempt < 10; attempt++)
         {
-            using var process = DreamerProcess.Start(["demo", "--store", killedStore, .. Training]);
+            using var process = DreamerProcess.Start(["smoke", "--store", killedStore, .. Training]);
             // Kill at a random moment: during startup, mid-step or mid-checkpoint write.
             await Task.Delay(TimeSpan.FromMilliseconds(random.Next(600, 3500)));
             if (!process.HasExited)
@@ -47,7 +47,7 @@ public class CheckpointResumeTests : IDisposable
         }
         Assert.True(killedMidway >= 5, $"only {killedMidway} of 10 runs were still going when killed: the test did not exercise resume");
 
-        var resumed = await DreamerProcess.RunAsync(["demo", "--store", killedStore, .. Training]);
+        var resumed = await DreamerProcess.RunAsync(["smoke", "--store", killedStore, .. Training]);
         Assert.True(resumed.ExitCode == 0, resumed.Stderr);
         Assert.Equal(artifactId, resumed.Stdout.Trim());
         var manifest = await CommittedAsync(killedStore, artifactId);
@@ -58,7 +58,7 @@ public class CheckpointResumeTests : IDisposable
     public async Task Sigterm_checkpoints_and_exits_130_then_a_rerun_finishes()
     {
         var store = Path.Combine(_root, "term");
-        using var process = DreamerProcess.Start(["demo", "--store", store, "--steps", "400", "--checkpoint-every", "1000", "--threads", "1"]);
+        using var process = DreamerProcess.Start(["smoke", "--store", store, "--steps", "400", "--checkpoint-every", "1000", "--threads", "1"]);
         // Wait until training has started (the first checkpoint directory appears only on SIGTERM).
         await Task.Delay(TimeSpan.FromSeconds(3));
         Assert.False(process.HasExited);
@@ -75,7 +75,7 @@ public class CheckpointResumeTests : IDisposable
     [Fact]
     public async Task Bad_arguments_exit_2()
     {
-        var result = await DreamerProcess.RunAsync("demo", "--store", Path.Combine(_root, "x"), "--steps", "0");
+        var result = await DreamerProcess.RunAsync("smoke", "--store", Path.Combine(_root, "x"), "--steps", "0");
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("--steps", result.Stderr);
     }

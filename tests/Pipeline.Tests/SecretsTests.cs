@@ -41,7 +41,7 @@ public class SecretsTests
         // 1. Shared Key from the environment.
         var keyUrl = $"{azurite.BlobEndpoint}/secrets-key/nightly";
         var env = new Dictionary<string, string> { ["AZURE_STORAGE_KEY"] = key };
-        var run = await DreamerProcess.RunAsync(env, "demo", "--store", keyUrl, demo, "4", "--checkpoint-every", "2", "--threads", "1");
+        var run = await DreamerProcess.RunAsync(env, "smoke", "--store", keyUrl, demo, "4", "--checkpoint-every", "2", "--threads", "1");
         Assert.True(run.ExitCode == 0, run.Stderr);
         using (var store = new AzureBlobStore(azurite.Account, "secrets-key"))
         {
@@ -57,7 +57,7 @@ public class SecretsTests
             await admin.WriteBytesAsync("claim", new byte[] { 1 }); // creates the container; a container SAS cannot
         var sas = azurite.Account.CreateServiceSas("secrets-sas", null, "racwdl", DateTimeOffset.UtcNow.AddHours(1));
         var signature = Uri.UnescapeDataString(sas.Split('&').Single(p => p.StartsWith("sig=", StringComparison.Ordinal))[4..]);
-        var sasRun = await DreamerProcess.RunAsync((IReadOnlyDictionary<string, string>?)null, "demo", "--store", $"{azurite.BlobEndpoint}/secrets-sas/nightly?{sas}",
+        var sasRun = await DreamerProcess.RunAsync((IReadOnlyDictionary<string, string>?)null, "smoke", "--store", $"{azurite.BlobEndpoint}/secrets-sas/nightly?{sas}",
             demo, "4", "--checkpoint-every", "2", "--threads", "1");
         Assert.True(sasRun.ExitCode == 0, sasRun.Stderr);
         using (var store = new AzureBlobStore(azurite.Account, "secrets-sas"))
@@ -72,7 +72,7 @@ public class SecretsTests
         // 3. A wrong key is a setting to fix: exit 2 naming it, and the wrong key is not echoed.
         const string wrongKey = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==";
         var bad = await DreamerProcess.RunAsync(new Dictionary<string, string> { ["AZURE_STORAGE_KEY"] = wrongKey },
-            "demo", "--store", keyUrl, demo, "2", "--threads", "1");
+            "smoke", "--store", keyUrl, demo, "2", "--threads", "1");
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("AZURE_STORAGE_KEY", bad.Stderr);
         AssertAbsent(bad.Stdout + bad.Stderr, wrongKey, "the failed run's output");
