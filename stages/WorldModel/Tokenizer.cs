@@ -1,0 +1,263 @@
+using Dreamer.Torch;
+using Dreamer.Torch.NN;
+
+namespace Dreamer.WorldModel;
+
+using Torch = Dreamer.Torch.Torch;
+
+/// <summary>Shape of the causal tokenizer: frame and patch size, bottleneck, encoder and decoder.</summary>
+public sealed record TokenizerConfig
+{
+    public int Height { get; init; } = 64;
+    public int Width { get; init; } = 64;
+    public int Channels { get; init; } = 3;
+    public int PatchSize { get; init; } = 8;
+    /// <summary>N_b: learned latent tokens per frame, read out as the bottleneck.</summary>
+    public int Latents { get; init; } = 32;
+    /// <summary>D_b: channels per bottleneck token (after the linear projection and tanh).</summary>
+    public int LatentDim { get; init; } = 16;
+    public SpaceTimeConfig Encoder { get; init; } = new();
+    public SpaceTimeConfig Decoder { get; init; } = new();
+    /// <summary>Only latent tokens attend across time (NH/EH); patches never do.</summary>
+    public bool LatentsOnlyTime { get; init; } = true;
+    /// <summary>Frames a frame may see in time attention, itself included (training windows are at most this long).</summary>
+    public int ContextFrames { get; init; } = 8;
+    /// <summary>MAE: per image p ~ U(0, MaskProbMax); each patch is replaced by the mask token with probability p.</summary>
+    public double MaskProbMax { get; init; } = 0.9;
+
+    public int PatchRows => Height / PatchSize;
+    public int PatchCols => Width / PatchSize;
+    public int Patches => PatchRows * PatchCols;
+    public int PatchValues => PatchSize * PatchSize * Channels;
+
+    public IEnumerable<string> Validate(string prefix = "")
+    {
+        if (Height < 1 || Width < 1) yield return $"{prefix}Height and Width must be positive (got {Height}x{Width})";
+        if (Channels < 1) yield return $"{prefix}Channels must be positive (got {Channels})";
+        if (PatchSize < 1 || Height % PatchSize != 0 || Width % PatchSize != 0)
+            yield return $"{prefix}PatchSize must divide Height {Height} and Width {Width} (got {PatchSize})";
+        if (Latents < 1) yield return $"{prefix}Latents must be positive (got {Latents})";
+        if (LatentDim < 1) yield return $"{prefix}LatentDim must be positive (got {LatentDim})";
+        if (ContextFrames < 1) yield return $"{prefix}ContextFrames must be positive (got {ContextFrames})";
+        if (MaskProbMax is < 0 or >= 1) yield return $"{prefix}MaskProbMax must lie in [0, 1) (got {MaskProbMax})";
+        foreach (var p in Encoder.Validate(prefix + "Encoder:")) yield return p;
+        foreach (var p in Decoder.Validate(prefix + "Decoder:")) yield return p;
+    }
+}
+
+/// <summary>
+/// The Dreamer 4 causal tokenizer. Per frame: patch tokens plus learned latent tokens go through the
+/// space-time encoder; the latents' outputs pass a linear + tanh bottleneck (Latents x LatentDim).
+/// The decoder up-projects the bottleneck, adds learned per-patch queries and reads pixels out of the
+/// patch slots through a sigmoid. Space masks (the paper's): encoder latents read everything, patches
+/// only patches; decoder patches read patches and latents, latents only latents. Registers read what
+/// latents read and are read only where latents are, so they never open another path. Time attention is
+/// block-causal, so frames can be encoded and decoded one by one with a <see cref="SpaceTimeCache"/>.
+/// </summary>
+public sealed class CausalTokenizer : Module
+{
+    public const int PatchModality = 0;
+    public const int LatentModality = 1;
+    public const int RegisterModality = 2;
+
+    private readonly Linear _patchEmbed;
+    private readonly Tensor _maskToken;
+    private readonly Tensor _latentTokens;
+    private readonly SpaceTimeTransformer _encoder;
+    private readonly Linear _toBottleneck;
+    private readonly Linear _fromBottleneck;
+    private readonly Tensor _patchQueries;
+    private readonly SpaceTimeTransformer _decoder;
+    private readonly Linear _toPixels;
+
+    public TokenizerConfig Config { get; }
+    public TokenLayout EncoderLayout { get; }
+    public TokenLayout DecoderLayout { get; }
+
+    public CausalTokenizer(TokenizerConfig config, ParamOptions options = default)
+    {
+        var problems = config.Validate().ToList();
+        if (problems.Count > 0) throw new ArgumentException(string.Join("; ", problems));
+        Config = config;
+        long de = config.Encoder.Dim, dd = config.Decoder.Dim;
+        var dtype = options.DType ?? DType.Float32;
+        _patchEmbed = RegisterModule("patch_embed", new Linear(config.PatchValues, de, options: options));
+        using (Torch.NoGrad())
+        {
+            _maskToken = RegisterParameter("mask_token", Torch.Empty([de], dtype, options.Device).Normal_(0, 0.02, options.Generator));
+            _latentTokens = RegisterParameter("latent_tokens", Torch.Empty([config.Latents, de], dtype, options.Device).Normal_(0, 0.02, options.Generator));
+            _patchQueries = RegisterParameter("patch_queries", Torch.Empty([config.Patches, dd], dtype, options.Device).Normal_(0, 0.02, options.Generator));
+        }
+        _encoder = RegisterModule("encoder", new SpaceTimeTransformer(config.Encoder, options));
+        _toBottleneck = RegisterModule("to_bottleneck", new Linear(de, config.LatentDim, options: options));
+        _fromBottleneck = RegisterModule("from_bottleneck", new Linear(config.LatentDim, dd, options: options));
+        _decoder = RegisterModule("decoder", new SpaceTimeTransformer(config.Decoder, options));
+        _toPixels = RegisterModule("to_pixels", new Linear(dd, config.PatchValues, options: options));
+
+        // Rows: query modality; columns: key modality (patch, latent, register).
+        var encoderReads = new[,] { { true, false, false }, { true, true, true }, { true, true, true } };
+        var decoderReads = new[,] { { true, true, true }, { false, true, true }, { false, true, true } };
+        EncoderLayout = Layout(config, encoderReads);
+        DecoderLayout = Layout(config, decoderReads);
+    }
+
+    /// <summary>Slots: the patches in row-major order, then the latents (axial RoPE identity for latents).</summary>
+    private static TokenLayout Layout(TokenizerConfig c, bool[,] reads)
+    {
+        var n = c.Patches + c.Latents;
+        var modalities = new int[n];
+        var rows = new long[n];
+        var cols = new long[n];
+        for (var i = 0; i < n; i++)
+        {
+            if (i < c.Patches) (rows[i], cols[i]) = (i / c.PatchCols, i % c.PatchCols);
+            else modalities[i] = LatentModality;
+        }
+        return c.LatentsOnlyTime
+            ? new TokenLayout(modalities, reads, RegisterModality, rows, cols, c.Patches, c.Latents)
+            : new TokenLayout(modalities, reads, RegisterModality, rows, cols);
+    }
+
+    public SpaceTimeTransformer Encoder => _encoder;
+    public SpaceTimeTransformer Decoder => _decoder;
+
+    /// <summary>Caches for encoding and decoding frame by frame with the trained context window.</summary>
+    public SpaceTimeCache NewEncoderCache() => _encoder.NewCache(Config.ContextFrames);
+
+    public SpaceTimeCache NewDecoderCache() => _decoder.NewCache(Config.ContextFrames);
+
+    /// <summary>uint8 frames [B, T, H, W, C] to float [0, 1]; float input passes through.</summary>
+    public static Tensor ToUnit(Tensor frames)
+    {
+        if (frames.DType != DType.UInt8) return frames.Alias();
+        using var f = frames.To(DType.Float32);
+        return f * (1.0 / 255);
+    }
+
+    /// <summary>[B, T, H, W, C] to [B, T, patches, P*P*C] (patches row-major, values (py, px, c)).</summary>
+    public Tensor Patchify(Tensor frames)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var c = Config;
+        var s = frames.Shape;
+        long b = s[0], t = s[1], p = c.PatchSize;
+        var x = frames.View(b, t, c.PatchRows, p, c.PatchCols, p, c.Channels).Permute(0, 1, 2, 4, 3, 5, 6);
+        return x.Reshape(b, t, c.Patches, c.PatchValues).MoveToOuterScope();
+    }
+
+    /// <summary>Inverse of <see cref="Patchify"/>.</summary>
+    public Tensor Unpatchify(Tensor patches)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var c = Config;
+        var s = patches.Shape;
+        long b = s[0], t = s[1], p = c.PatchSize;
+        var x = patches.View(b, t, c.PatchRows, c.PatchCols, p, p, c.Channels).Permute(0, 1, 2, 4, 3, 5, 6);
+        return x.Reshape(b, t, c.Height, c.Width, c.Channels).MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// Frames [B, T, H, W, C] (uint8 or float in [0, 1]) to the bottleneck [B, T, Latents, LatentDim] in (-1, 1).
+    /// patchMask [B, T, patches] (bool, true = replaced by the mask token) is for masked autoencoding.
+    /// With a cache, the frames continue the cached ones.
+    /// </summary>
+    public Tensor Encode(Tensor frames, Tensor? patchMask = null, SpaceTimeCache? cache = null)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var c = Config;
+        var x = ToUnit(frames);
+        var s = x.Shape;
+        if (s.Length != 5 || s[2] != c.Height || s[3] != c.Width || s[4] != c.Channels)
+            throw new ArgumentException($"expected frames [B, T, {c.Height}, {c.Width}, {c.Channels}], got [{string.Join(", ", s)}]");
+        long b = s[0], t = s[1], de = c.Encoder.Dim;
+        var tokens = _patchEmbed.Forward(Patchify(x));
+        if (patchMask != null) tokens = Torch.Where(patchMask.Unsqueeze(-1), _maskToken.View(1, 1, 1, de), tokens);
+        var latents = _latentTokens.View(1, 1, c.Latents, de).Expand(b, t, c.Latents, de);
+        var h = _encoder.Forward(Torch.Cat([tokens, latents], 2), EncoderLayout, cache, cache == null ? c.ContextFrames : null);
+        return _toBottleneck.Forward(h.Narrow(2, c.Patches, c.Latents)).Tanh().MoveToOuterScope();
+    }
+
+    /// <summary>Bottleneck [B, T, Latents, LatentDim] to frames [B, T, H, W, C] in [0, 1].</summary>
+    public Tensor Decode(Tensor z, SpaceTimeCache? cache = null)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var c = Config;
+        var s = z.Shape;
+        if (s.Length != 4 || s[2] != c.Latents || s[3] != c.LatentDim)
+            throw new ArgumentException($"expected latents [B, T, {c.Latents}, {c.LatentDim}], got [{string.Join(", ", s)}]");
+        long b = s[0], t = s[1], dd = c.Decoder.Dim;
+        var latents = _fromBottleneck.Forward(z);
+        var queries = _patchQueries.View(1, 1, c.Patches, dd).Expand(b, t, c.Patches, dd);
+        var h = _decoder.Forward(Torch.Cat([queries, latents], 2), DecoderLayout, cache, cache == null ? c.ContextFrames : null);
+        var pixels = _toPixels.Forward(h.Narrow(2, 0, c.Patches)).Sigmoid();
+        return Unpatchify(pixels).MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// Encodes whole episodes in time order, <paramref name="chunk"/> frames per forward, through a
+    /// ContextFrames-window cache: frames [B, L, H, W, C] to latents [B, L, Latents, LatentDim].
+    /// Every frame sees itself and the ContextFrames-1 frames before it, whatever the chunk size.
+    /// </summary>
+    public Tensor EncodeSequence(Tensor frames, int chunk = 16)
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var noGrad = Torch.NoGrad();
+        using var cache = NewEncoderCache();
+        var length = frames.Size(1);
+        var parts = new List<Tensor>();
+        for (long t = 0; t < length; t += chunk)
+            parts.Add(Encode(frames.Narrow(1, t, Math.Min(chunk, length - t)), cache: cache));
+        return Torch.Cat(parts.ToArray(), 1).MoveToOuterScope();
+    }
+
+    /// <summary>Decodes latents [B, L, Latents, LatentDim] in time order like <see cref="EncodeSequence"/>.</summary>
+    public Tensor DecodeSequence(Tensor latents, int chunk = 16)
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var noGrad = Torch.NoGrad();
+        using var cache = NewDecoderCache();
+        var length = latents.Size(1);
+        var parts = new List<Tensor>();
+        for (long t = 0; t < length; t += chunk)
+            parts.Add(Decode(latents.Narrow(1, t, Math.Min(chunk, length - t)), cache));
+        return Torch.Cat(parts.ToArray(), 1).MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// MAE patch mask [B, T, patches]: per image p ~ U(0, MaskProbMax), each patch masked with probability p
+    /// (so p near 0, the inference case, is seen too).
+    /// </summary>
+    public Tensor SampleMask(long batch, long frames, Generator? generator, Device? device = null)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var p = Torch.Rand([batch, frames, 1], generator, device: device) * Config.MaskProbMax;
+        var u = Torch.Rand([batch, frames, Config.Patches], generator, device: device);
+        return (u < p).MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// Forward FLOPs (matrix multiplies) of encode + decode for [batch, frames]: the model FLOP
+    /// utilisation basis (training = 3x).
+    /// </summary>
+    public static double ForwardFlops(TokenizerConfig c, long batch, long frames) => EncodeFlops(c, batch, frames) + DecodeFlops(c, batch, frames);
+
+    /// <summary>Encoder FLOPs: patch embedding, transformer, bottleneck projection.</summary>
+    public static double EncodeFlops(TokenizerConfig c, long batch, long frames)
+    {
+        double frameCount = batch * frames;
+        long? timeTokens = c.LatentsOnlyTime ? c.Latents : null;
+        return SpaceTimeTransformer.ForwardFlops(c.Encoder, batch, frames, c.Patches + c.Latents, timeTokens)
+               + 2 * frameCount * c.Patches * c.PatchValues * c.Encoder.Dim
+               + 2 * frameCount * c.Latents * c.Encoder.Dim * c.LatentDim;
+    }
+
+    /// <summary>Decoder FLOPs: up-projection, transformer, pixel read-out.</summary>
+    public static double DecodeFlops(TokenizerConfig c, long batch, long frames)
+    {
+        double frameCount = batch * frames;
+        long? timeTokens = c.LatentsOnlyTime ? c.Latents : null;
+        return SpaceTimeTransformer.ForwardFlops(c.Decoder, batch, frames, c.Patches + c.Latents, timeTokens)
+               + 2 * frameCount * c.Latents * c.LatentDim * c.Decoder.Dim
+               + 2 * frameCount * c.Patches * c.Decoder.Dim * c.PatchValues;
+    }
+}

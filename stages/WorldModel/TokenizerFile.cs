@@ -1,0 +1,47 @@
+using System.Text.Json;
+using Dreamer.Torch;
+
+namespace Dreamer.WorldModel;
+
+/// <summary>
+/// A trained tokenizer as one safetensors file: the weights, with the model configuration as JSON in
+/// the "tokenizer_config" metadata entry, so downstream stages (dynamics, imagination) can rebuild it
+/// to decode latents without the tokenize stage's settings.
+/// </summary>
+public static class TokenizerFile
+{
+    public const string ConfigKey = "tokenizer_config";
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+
+    public static string ConfigJson(TokenizerConfig config) => JsonSerializer.Serialize(config, Json);
+
+    public static TokenizerConfig ParseConfig(string json) =>
+        JsonSerializer.Deserialize<TokenizerConfig>(json, Json) ?? throw new InvalidDataException("tokenizer config JSON is empty");
+
+    public static void Save(Stream stream, CausalTokenizer model, IReadOnlyDictionary<string, string>? extra = null)
+    {
+        var metadata = new Dictionary<string, string>(extra ?? new Dictionary<string, string>()) { [ConfigKey] = ConfigJson(model.Config) };
+        Safetensors.Save(stream, model.StateDict(), metadata);
+    }
+
+    /// <summary>Rebuilds the tokenizer from a file written by <see cref="Save"/>, in eval mode, on <paramref name="device"/>.</summary>
+    public static CausalTokenizer Load(Stream stream, Device? device = null)
+    {
+        using var file = Safetensors.Load(stream);
+        if (!file.Metadata.TryGetValue(ConfigKey, out var json))
+            throw new InvalidDataException($"not a tokenizer file: safetensors metadata '{ConfigKey}' is missing");
+        var model = new CausalTokenizer(ParseConfig(json));
+        try
+        {
+            model.LoadStateDict(file.Tensors);
+            if (device is { } d && d != Device.Cpu) model.To(d);
+            model.Eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,63 @@
+namespace Dreamer.WorldModel;
+
+/// <summary>A named tokenizer recipe: model shape plus training schedule.</summary>
+public sealed record TokenizerPreset(string Name, TokenizerConfig Model, TokenizerTrainingConfig Training, string Purpose);
+
+/// <summary>
+/// The tokenizer presets. tiny: tests (seconds). small: a 2-core CPU box in up to an hour on the
+/// built-in game's 64x64 frames. base: a GPU host (paper-like proportions at 64x64).
+/// </summary>
+public static class TokenizerPresets
+{
+    public static readonly IReadOnlyList<string> Names = ["tiny", "small", "base"];
+
+    public static TokenizerPreset Get(string name) => name switch
+    {
+        "tiny" => Tiny,
+        "small" => Small,
+        "base" => Base,
+        _ => throw new ArgumentException($"unknown tokenizer preset '{name}' (known: {string.Join(", ", Names)})"),
+    };
+
+    public static TokenizerPreset Tiny { get; } = new("tiny",
+        new TokenizerConfig
+        {
+            PatchSize = 16, Latents = 8, LatentDim = 8, ContextFrames = 4,
+            Encoder = new SpaceTimeConfig { Dim = 32, Heads = 2, KvHeads = 1, Hidden = 64, Layers = 2, TimeEvery = 2, Registers = 1 },
+            Decoder = new SpaceTimeConfig { Dim = 32, Heads = 2, KvHeads = 1, Hidden = 64, Layers = 2, TimeEvery = 2, Registers = 1 },
+        },
+        new TokenizerTrainingConfig
+        {
+            Steps = 40, BatchSize = 2, SequenceLength = 2, LearningRate = 2e-3, WarmupSteps = 5,
+            EvalEvery = 20, EvalWindows = 4, CheckpointEvery = 20,
+        },
+        "tests: a few seconds on one core");
+
+    public static TokenizerPreset Small { get; } = new("small",
+        new TokenizerConfig
+        {
+            PatchSize = 8, Latents = 32, LatentDim = 16, ContextFrames = 8,
+            Encoder = new SpaceTimeConfig { Dim = 96, Heads = 3, KvHeads = 3, Hidden = 256, Layers = 4, TimeEvery = 4 },
+            Decoder = new SpaceTimeConfig { Dim = 96, Heads = 3, KvHeads = 3, Hidden = 256, Layers = 4, TimeEvery = 4 },
+        },
+        new TokenizerTrainingConfig
+        {
+            Steps = 1000, BatchSize = 8, SequenceLength = 4, LearningRate = 1e-3, WarmupSteps = 50,
+            EvalEvery = 100, EvalWindows = 48, CheckpointEvery = 100,
+        },
+        "this machine: 2 CPU cores, up to an hour");
+
+    public static TokenizerPreset Base { get; } = new("base",
+        new TokenizerConfig
+        {
+            PatchSize = 4, Latents = 64, LatentDim = 16, ContextFrames = 16,
+            Encoder = new SpaceTimeConfig { Dim = 512, Heads = 8, KvHeads = 4, Hidden = 1376, Layers = 8, TimeEvery = 4, Registers = 4 },
+            Decoder = new SpaceTimeConfig { Dim = 512, Heads = 8, KvHeads = 4, Hidden = 1376, Layers = 8, TimeEvery = 4, Registers = 4 },
+        },
+        new TokenizerTrainingConfig
+        {
+            Steps = 50_000, BatchSize = 16, SequenceLength = 8, LearningRate = 3e-4, WarmupSteps = 1000,
+            EvalEvery = 2000, EvalWindows = 256, CheckpointEvery = 2000,
+        },
+        "a GPU host (Device=cuda)");
+}

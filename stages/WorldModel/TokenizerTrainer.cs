@@ -1,0 +1,301 @@
+using System.Text.Json.Nodes;
+using Dreamer.Torch;
+using Dreamer.Torch.NN;
+using Dreamer.Torch.Optim;
+
+namespace Dreamer.WorldModel;
+
+using Torch = Dreamer.Torch.Torch;
+
+/// <summary>How the tokenizer is trained and evaluated.</summary>
+public sealed record TokenizerTrainingConfig
+{
+    public int Steps { get; init; } = 2000;
+    public int BatchSize { get; init; } = 8;
+    /// <summary>Frames per training window (at most the model's ContextFrames).</summary>
+    public int SequenceLength { get; init; } = 4;
+    public double LearningRate { get; init; } = 3e-4;
+    /// <summary>Cosine decay ends at LearningRate * MinLearningRateRatio.</summary>
+    public double MinLearningRateRatio { get; init; } = 0.1;
+    public int WarmupSteps { get; init; } = 100;
+    public double WeightDecay { get; init; } = 0.01;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.95;
+    public double GradClip { get; init; } = 1.0;
+    /// <summary>none, ssim, gradient or lpips (then LpipsWeights names a safetensors file).</summary>
+    public string Perceptual { get; init; } = "ssim";
+    public double PerceptualWeight { get; init; } = 0.2;
+    public string? LpipsWeights { get; init; }
+    /// <summary>EMA decay of the RMS loss normalisers (each term is divided by sqrt(EMA of its square)).</summary>
+    public double LossNormDecay { get; init; } = 0.95;
+    public int EvalEvery { get; init; } = 500;
+    /// <summary>Validation windows per evaluation (evenly spaced over the split).</summary>
+    public int EvalWindows { get; init; } = 64;
+    public int CheckpointEvery { get; init; } = 500;
+
+    public IEnumerable<string> Validate(string prefix = "")
+    {
+        if (Steps < 1) yield return $"{prefix}Steps must be positive (got {Steps})";
+        if (BatchSize < 1) yield return $"{prefix}BatchSize must be positive (got {BatchSize})";
+        if (SequenceLength < 1) yield return $"{prefix}SequenceLength must be positive (got {SequenceLength})";
+        if (LearningRate <= 0) yield return $"{prefix}LearningRate must be positive (got {LearningRate})";
+        if (MinLearningRateRatio is < 0 or > 1) yield return $"{prefix}MinLearningRateRatio must lie in [0, 1] (got {MinLearningRateRatio})";
+        if (WarmupSteps < 0 || WarmupSteps > Steps) yield return $"{prefix}WarmupSteps must lie in [0, Steps] (got {WarmupSteps})";
+        if (WeightDecay < 0) yield return $"{prefix}WeightDecay must not be negative (got {WeightDecay})";
+        if (Beta1 is < 0 or >= 1 || Beta2 is < 0 or >= 1) yield return $"{prefix}Beta1 and Beta2 must lie in [0, 1) (got {Beta1}, {Beta2})";
+        if (GradClip <= 0) yield return $"{prefix}GradClip must be positive (got {GradClip})";
+        if (!PerceptualLosses.Names.Contains(Perceptual))
+            yield return $"{prefix}Perceptual must be one of {string.Join(", ", PerceptualLosses.Names)} (got '{Perceptual}')";
+        if (Perceptual == "lpips" && string.IsNullOrEmpty(LpipsWeights)) yield return $"{prefix}LpipsWeights must name a safetensors file when Perceptual is lpips";
+        if (PerceptualWeight < 0) yield return $"{prefix}PerceptualWeight must not be negative (got {PerceptualWeight})";
+        if (LossNormDecay is <= 0 or >= 1) yield return $"{prefix}LossNormDecay must lie in (0, 1) (got {LossNormDecay})";
+        if (EvalEvery < 1) yield return $"{prefix}EvalEvery must be positive (got {EvalEvery})";
+        if (EvalWindows < 1) yield return $"{prefix}EvalWindows must be positive (got {EvalWindows})";
+        if (CheckpointEvery < 1) yield return $"{prefix}CheckpointEvery must be positive (got {CheckpointEvery})";
+    }
+}
+
+/// <summary>
+/// Divides a loss by the root of an exponential moving average of its square (bias-corrected), so each
+/// term contributes gradients of a steady scale however small it gets (LR LossNormalizer).
+/// </summary>
+public sealed class LossNormalizer(double decay)
+{
+    public double Ema { get; private set; }
+    public long Count { get; private set; }
+
+    /// <summary>Folds in this step's value and returns the divisor.</summary>
+    public double Update(double value)
+    {
+        Ema = decay * Ema + (1 - decay) * value * value;
+        Count++;
+        var corrected = Ema / (1 - Math.Pow(decay, Count));
+        return Math.Max(Math.Sqrt(corrected), 1e-8);
+    }
+
+    public JsonObject ToJson() => new() { ["ema"] = Ema, ["count"] = Count };
+
+    public void Load(JsonObject json)
+    {
+        Ema = json["ema"]!.GetValue<double>();
+        Count = json["count"]!.GetValue<long>();
+    }
+}
+
+/// <summary>A loss that is NaN or infinite: training stops without a step or a checkpoint.</summary>
+public sealed class NonFiniteLossException(long step, string detail)
+    : Exception($"non-finite loss at step {step}: {detail}; stopping without a checkpoint (lower the learning rate or check the data)")
+{
+    public long Step { get; } = step;
+}
+
+public readonly record struct TrainStepResult(long Step, double Loss, double Mse, double Perceptual, double GradNorm, double LearningRate);
+
+/// <summary>Mean per-frame PSNR (dB) and SSIM over the evaluated validation frames.</summary>
+public sealed record EvalResult(double Psnr, double Ssim, double Mse, int Frames);
+
+/// <summary>
+/// The tokenizer training loop on an in-memory <see cref="FrameSet"/>: windows of consecutive frames,
+/// MAE masking, loss = MSE/rms + w * perceptual/rms, AdamW with warmup + cosine and gradient clipping.
+/// Everything a resumed run needs is in <see cref="CaptureState"/>: weights, optimizer moments, the MAE
+/// generator's state, the data cursor and the loss normalisers, so N steps equal N/2 + resume + N/2 bit for bit.
+/// </summary>
+public sealed class TokenizerTrainer : IDisposable
+{
+    private readonly FrameSet _train;
+    private readonly int[] _windows;
+    private WindowSampler _sampler;
+    private readonly Generator _generator;
+    private readonly AdamW _optimizer;
+    private readonly LrSchedule _schedule;
+    private readonly IPerceptualLoss? _perceptual;
+    private readonly LossNormalizer _mseNorm;
+    private readonly LossNormalizer _perceptualNorm;
+    private readonly Tensor[] _parameters;
+
+    /// <param name="perceptual">A perceptual term to use instead of the one Training.Perceptual names (the trainer disposes it).</param>
+    public TokenizerTrainer(TokenizerConfig model, TokenizerTrainingConfig training, FrameSet train, ulong seed, Device? device = null,
+        IPerceptualLoss? perceptual = null)
+    {
+        var problems = model.Validate().Concat(training.Validate()).ToList();
+        if (training.SequenceLength > model.ContextFrames)
+            problems.Add($"SequenceLength {training.SequenceLength} exceeds the model's ContextFrames {model.ContextFrames}");
+        if (train.Height != model.Height || train.Width != model.Width || train.Channels != model.Channels)
+            problems.Add($"frames are {train.Height}x{train.Width}x{train.Channels} but the tokenizer expects {model.Height}x{model.Width}x{model.Channels}");
+        if (problems.Count > 0) throw new ArgumentException(string.Join("; ", problems));
+        ModelConfig = model;
+        Training = training;
+        Device = device ?? Device.Cpu;
+        Seed = seed;
+        _train = train;
+        _windows = train.WindowStarts(training.SequenceLength);
+        _sampler = new WindowSampler(_windows.Length, seed);
+        // Separate streams: initialisation, and MAE masks (the latter is checkpointed).
+        using (var init = new Generator(seed, Device.Cpu))
+        {
+            Model = new CausalTokenizer(model, new ParamOptions(Generator: init));
+        }
+        if (Device != Device.Cpu) Model.To(Device);
+        _generator = new Generator(seed ^ 0x5DEECE66DUL, Device);
+        _parameters = Model.Parameters().ToArray();
+        _optimizer = new AdamW(Model, training.LearningRate, training.Beta1, training.Beta2, 1e-8, training.WeightDecay);
+        _schedule = LrSchedule.WarmupCosine(training.LearningRate, training.WarmupSteps, training.Steps,
+            training.LearningRate * training.MinLearningRateRatio);
+        _perceptual = perceptual ?? (training.PerceptualWeight > 0 ? PerceptualLosses.Create(training.Perceptual, training.LpipsWeights, Device) : null);
+        _mseNorm = new LossNormalizer(training.LossNormDecay);
+        _perceptualNorm = new LossNormalizer(training.LossNormDecay);
+    }
+
+    public CausalTokenizer Model { get; }
+    public TokenizerConfig ModelConfig { get; }
+    public TokenizerTrainingConfig Training { get; }
+    public Device Device { get; }
+    public ulong Seed { get; }
+    public long Step { get; private set; }
+    public int TrainingWindows => _windows.Length;
+    public bool Done => Step >= Training.Steps;
+
+    /// <summary>[B, T, H, W, C] to [B*T, C, H, W].</summary>
+    public static Tensor ToImages(Tensor frames)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var s = frames.Shape;
+        return frames.Reshape(s[0] * s[1], s[2], s[3], s[4]).Permute(0, 3, 1, 2).MoveToOuterScope();
+    }
+
+    /// <summary>One optimisation step on the next batch of windows.</summary>
+    public TrainStepResult TrainStep()
+    {
+        using var scope = Torch.NewDisposeScope();
+        Model.Train();
+        var t = Training;
+        var picks = _sampler.Next(t.BatchSize);
+        var starts = picks.Select(i => _windows[i]).ToArray();
+        var x = CausalTokenizer.ToUnit(_train.Gather(starts, t.SequenceLength).To(Device));
+        var mask = ModelConfig.MaskProbMax > 0 ? Model.SampleMask(t.BatchSize, t.SequenceLength, _generator, Device) : null;
+        var recon = Model.Decode(Model.Encode(x, mask));
+
+        var mse = Torch.MseLoss(recon, x);
+        var perceptual = _perceptual?.Forward(ToImages(recon), ToImages(x));
+        double mseValue = mse.ToDouble(), perceptualValue = perceptual?.ToDouble() ?? 0;
+        if (!double.IsFinite(mseValue) || !double.IsFinite(perceptualValue))
+            throw new NonFiniteLossException(Step, $"mse {mseValue}, {t.Perceptual} {perceptualValue}");
+
+        var loss = mse / _mseNorm.Update(mseValue);
+        if (perceptual != null && t.PerceptualWeight > 0)
+            loss = loss + perceptual * (t.PerceptualWeight / _perceptualNorm.Update(perceptualValue));
+        var lossValue = loss.ToDouble();
+        _optimizer.ZeroGrad();
+        loss.Backward();
+        var norm = GradClip.ClipGradNorm(_parameters, t.GradClip);
+        if (!double.IsFinite(norm)) throw new NonFiniteLossException(Step, $"gradient norm {norm}");
+        var lr = _schedule.At(Step);
+        _optimizer.LearningRate = lr;
+        _optimizer.Step();
+        Step++;
+        return new TrainStepResult(Step, lossValue, mseValue, perceptualValue, norm, lr);
+    }
+
+    /// <summary>
+    /// Throws <see cref="NonFiniteLossException"/> when any weight is NaN or infinite: an update can blow the
+    /// weights up while its own loss was still finite, and such weights must never reach a checkpoint.
+    /// </summary>
+    public void EnsureFiniteWeights()
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var noGrad = Torch.NoGrad();
+        foreach (var (name, p) in Model.NamedParameters())
+            if (p.IsFinite().LogicalNot().Any().ToBoolean())
+                throw new NonFiniteLossException(Step, $"parameter {name} is not finite after the update");
+    }
+
+    /// <summary>
+    /// PSNR/SSIM of reconstructions without masking on up to <paramref name="maxWindows"/> windows of
+    /// SequenceLength frames, evenly spaced over the set (deterministic).
+    /// </summary>
+    public EvalResult Evaluate(FrameSet data, int maxWindows, int batchSize = 8) =>
+        Evaluate(Model, data, Training.SequenceLength, maxWindows, batchSize, Device);
+
+    public static EvalResult Evaluate(CausalTokenizer model, FrameSet data, int length, int maxWindows, int batchSize, Device device)
+    {
+        var starts = EvalWindows(data, length, maxWindows);
+        if (starts.Length == 0) throw new ArgumentException($"no validation window of {length} frames");
+        using var noGrad = Torch.NoGrad();
+        model.Eval();
+        double psnr = 0, ssim = 0, mse = 0;
+        var frames = 0;
+        for (var i = 0; i < starts.Length; i += batchSize)
+        {
+            using var scope = Torch.NewDisposeScope();
+            var chunk = starts.AsSpan(i, Math.Min(batchSize, starts.Length - i));
+            var x = CausalTokenizer.ToUnit(data.Gather(chunk, length).To(device));
+            var recon = model.Decode(model.Encode(x));
+            var a = ToImages(recon);
+            var b = ToImages(x);
+            psnr += ImageMetrics.Psnr(a, b).Sum().ToDouble();
+            ssim += ImageMetrics.Ssim(a, b).Sum().ToDouble();
+            mse += (a - b).Square().Mean(new long[] { 1, 2, 3 }).Sum().ToDouble();
+            frames += (int)a.Size(0);
+        }
+        model.Train();
+        return new EvalResult(psnr / frames, ssim / frames, mse / frames, frames);
+    }
+
+    /// <summary>Non-overlapping windows, evenly spaced: the same ones every evaluation.</summary>
+    public static int[] EvalWindows(FrameSet data, int length, int maxWindows)
+    {
+        var all = data.WindowStarts(length, stride: length);
+        if (all.Length <= maxWindows) return all;
+        return Enumerable.Range(0, maxWindows).Select(i => all[(int)((long)i * all.Length / maxWindows)]).ToArray();
+    }
+
+    /// <summary>
+    /// Everything a resumed run needs: weights (the module's own tensors), optimizer moments (copies the
+    /// caller disposes) and a JSON state with "step", "rng" (the MAE generator), "cursor" (the data
+    /// sampler) and "normalizers" (the RMS loss normalisers).
+    /// </summary>
+    public (Dictionary<string, Tensor> Model, Dictionary<string, Tensor> Optimizer, JsonObject State) CaptureState()
+    {
+        string rng;
+        using (Torch.NewDisposeScope()) rng = Convert.ToBase64String(_generator.GetState().To(Device.Cpu).ToBytes());
+        var state = new JsonObject
+        {
+            ["step"] = Step,
+            ["rng"] = new JsonObject { ["mae_generator"] = rng },
+            ["cursor"] = new JsonObject
+            {
+                ["seed"] = Seed, ["epoch"] = _sampler.Epoch, ["position"] = _sampler.Position, ["windows"] = _windows.Length,
+            },
+            ["normalizers"] = new JsonObject { ["mse"] = _mseNorm.ToJson(), ["perceptual"] = _perceptualNorm.ToJson() },
+        };
+        return (Model.StateDict(), _optimizer.StateDict(), state);
+    }
+
+    /// <summary>Restores a state written by <see cref="CaptureState"/> (same configuration and data).</summary>
+    public void RestoreState(IReadOnlyDictionary<string, Tensor> model, IReadOnlyDictionary<string, Tensor> optimizer, JsonObject state)
+    {
+        var cursor = state["cursor"]!.AsObject();
+        var windows = cursor["windows"]!.GetValue<int>();
+        if (windows != _windows.Length)
+            throw new InvalidDataException($"checkpoint was taken with {windows} training windows, the data now gives {_windows.Length}");
+        if (cursor["seed"]!.GetValue<ulong>() != Seed)
+            throw new InvalidDataException($"checkpoint was taken with seed {cursor["seed"]}, this run uses {Seed}");
+        Model.LoadStateDict(model);
+        _optimizer.LoadStateDict(optimizer);
+        Step = state["step"]!.GetValue<long>();
+        _sampler = new WindowSampler(_windows.Length, Seed, cursor["epoch"]!.GetValue<long>(), cursor["position"]!.GetValue<int>());
+        var bytes = Convert.FromBase64String(state["rng"]!["mae_generator"]!.GetValue<string>());
+        using var rng = Tensor.FromBytes(bytes, DType.UInt8, bytes.Length);
+        _generator.SetState(rng);
+        _mseNorm.Load(state["normalizers"]!["mse"]!.AsObject());
+        _perceptualNorm.Load(state["normalizers"]!["perceptual"]!.AsObject());
+    }
+
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _generator.Dispose();
+        _perceptual?.Dispose();
+        Model.Dispose();
+    }
+}

@@ -1,0 +1,153 @@
+using Dreamer.Torch;
+using Dreamer.Torch.NN;
+
+namespace Dreamer.WorldModel.Tests;
+
+using Torch = Dreamer.Torch.Torch;
+
+public sealed class TokenizerTests
+{
+    private static TokenizerConfig Tiny => TokenizerPresets.Tiny.Model;
+
+    private static CausalTokenizer NewTokenizer(TokenizerConfig? config = null, ulong seed = 1)
+    {
+        using var g = new Generator(seed);
+        return new CausalTokenizer(config ?? Tiny, new ParamOptions(Generator: g));
+    }
+
+    private static float MaxAbsDiff(Tensor a, Tensor b)
+    {
+        using var d = (a - b).Abs().Max();
+        return d.ToSingle();
+    }
+
+    [Fact]
+    public void PatchifyRoundTrips()
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var tok = NewTokenizer();
+        var x = Torch.Rand([2, 3, 64, 64, 3]);
+        var p = tok.Patchify(x);
+        Assert.Equal([2L, 3, 16, 16 * 16 * 3], p.Shape);
+        Assert.Equal(0f, MaxAbsDiff(tok.Unpatchify(p), x));
+        // Patch 1 is the top row's second 16x16 block.
+        Assert.Equal(0f, MaxAbsDiff(p.Select(1, 0).Select(1, 1).View(2, 16, 16, 3), x.Select(1, 0).Narrow(1, 0, 16).Narrow(2, 16, 16)));
+    }
+
+    [Fact]
+    public void EncoderMaskLatentsReadAllPatchesReadOnlyPatches()
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var tok = NewTokenizer();
+        var c = tok.Config;
+        long n = c.Patches + c.Latents, d = c.Encoder.Dim;
+        using var g = new Generator(3);
+        var x = Torch.Randn([1, 2, n, d], g);
+        var y = tok.Encoder.Forward(x, tok.EncoderLayout);
+        var otherLatents = Torch.Cat([x.Narrow(2, 0, c.Patches), Torch.Randn([1, 2, c.Latents, d], g)], 2);
+        var y2 = tok.Encoder.Forward(otherLatents, tok.EncoderLayout);
+        Assert.True(MaxAbsDiff(y.Narrow(2, 0, c.Patches), y2.Narrow(2, 0, c.Patches)) < 1e-6f, "encoder patches must not read latents");
+        var otherPatches = Torch.Cat([Torch.Randn([1, 2, c.Patches, d], g), x.Narrow(2, c.Patches, c.Latents)], 2);
+        var y3 = tok.Encoder.Forward(otherPatches, tok.EncoderLayout);
+        Assert.True(MaxAbsDiff(y.Narrow(2, c.Patches, c.Latents), y3.Narrow(2, c.Patches, c.Latents)) > 1e-3f, "encoder latents must read patches");
+    }
+
+    [Fact]
+    public void DecoderMaskPatchesReadLatentsLatentsReadOnlyLatents()
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var tok = NewTokenizer();
+        var c = tok.Config;
+        long n = c.Patches + c.Latents, d = c.Decoder.Dim;
+        using var g = new Generator(4);
+        var x = Torch.Randn([1, 2, n, d], g);
+        var y = tok.Decoder.Forward(x, tok.DecoderLayout);
+        var otherPatches = Torch.Cat([Torch.Randn([1, 2, c.Patches, d], g), x.Narrow(2, c.Patches, c.Latents)], 2);
+        var y2 = tok.Decoder.Forward(otherPatches, tok.DecoderLayout);
+        Assert.True(MaxAbsDiff(y.Narrow(2, c.Patches, c.Latents), y2.Narrow(2, c.Patches, c.Latents)) < 1e-6f, "decoder latents must not read patches");
+        var otherLatents = Torch.Cat([x.Narrow(2, 0, c.Patches), Torch.Randn([1, 2, c.Latents, d], g)], 2);
+        var y3 = tok.Decoder.Forward(otherLatents, tok.DecoderLayout);
+        Assert.True(MaxAbsDiff(y.Narrow(2, 0, c.Patches), y3.Narrow(2, 0, c.Patches)) > 1e-3f, "decoder patches must read latents");
+    }
+
+    [Fact]
+    public void MaskRulesAsDeclared()
+    {
+        using var tok = NewTokenizer();
+        var (p, l, r) = (CausalTokenizer.PatchModality, CausalTokenizer.LatentModality, CausalTokenizer.RegisterModality);
+        Assert.True(tok.EncoderLayout.Reads(l, p) && tok.EncoderLayout.Reads(l, l) && tok.EncoderLayout.Reads(p, p));
+        Assert.False(tok.EncoderLayout.Reads(p, l) || tok.EncoderLayout.Reads(p, r));
+        Assert.True(tok.DecoderLayout.Reads(p, p) && tok.DecoderLayout.Reads(p, l) && tok.DecoderLayout.Reads(l, l));
+        Assert.False(tok.DecoderLayout.Reads(l, p) || tok.DecoderLayout.Reads(r, p));
+    }
+
+    [Fact]
+    public void EncodingFrameTDoesNotChangeWhenLaterFramesChange()
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var tok = NewTokenizer();
+        using var frames = GameFrames.Make(1, 4, 5);
+        var x = frames.Gather([0], 4);
+        var z = tok.Encode(x);
+        var changed = Torch.Cat([x.Narrow(1, 0, 2), Torch.Randint(0, 256, [1, 2, 64, 64, 3], dtype: DType.UInt8)], 1);
+        var z2 = tok.Encode(changed);
+        Assert.True(MaxAbsDiff(z.Narrow(1, 0, 2), z2.Narrow(1, 0, 2)) < 1e-6f);
+        Assert.True(MaxAbsDiff(z.Narrow(1, 2, 2), z2.Narrow(1, 2, 2)) > 1e-4f);
+        // Decoding is causal too.
+        var r = tok.Decode(z);
+        var r2 = tok.Decode(Torch.Cat([z.Narrow(1, 0, 2), z2.Narrow(1, 2, 2) * 0.5], 1));
+        Assert.True(MaxAbsDiff(r.Narrow(1, 0, 2), r2.Narrow(1, 0, 2)) < 1e-6f);
+    }
+
+    [Fact]
+    public void SequenceEncodingWithCacheMatchesWindowedFullForward()
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var tok = NewTokenizer();
+        using var frames = GameFrames.Make(1, 10, 6);
+        var x = frames.Gather([0], 10);
+        using var noGrad = Torch.NoGrad();
+        var full = tok.Encode(x);
+        var stepped = tok.EncodeSequence(x, chunk: 1);
+        var chunked = tok.EncodeSequence(x, chunk: 3);
+        Assert.True(MaxAbsDiff(full, stepped) < 1e-5f, $"frame by frame differs by {MaxAbsDiff(full, stepped)}");
+        Assert.True(MaxAbsDiff(full, chunked) < 1e-5f);
+        var decoded = tok.Decode(full);
+        Assert.True(MaxAbsDiff(decoded, tok.DecodeSequence(full, chunk: 1)) < 1e-5f);
+    }
+
+    [Fact]
+    public void BottleneckIsTanhBoundedAndPixelsAreInUnitRange()
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var tok = NewTokenizer();
+        var x = Torch.Rand([1, 2, 64, 64, 3]);
+        var z = tok.Encode(x, tok.SampleMask(1, 2, null));
+        Assert.Equal([1L, 2, Tiny.Latents, Tiny.LatentDim], z.Shape);
+        Assert.True(z.Abs().Max().ToDouble() < 1);
+        var r = tok.Decode(z);
+        Assert.Equal(x.Shape, r.Shape);
+        Assert.True(r.Min().ToDouble() >= 0 && r.Max().ToDouble() <= 1);
+    }
+
+    [Fact]
+    public void MaskProbabilityIsDrawnPerImage()
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var tok = NewTokenizer(Tiny with { PatchSize = 4 });
+        using var g = new Generator(8);
+        var mask = tok.SampleMask(64, 1, g).To(DType.Float32).Mean(new long[] { 1, 2 });
+        var fractions = mask.ToArray<float>();
+        Assert.True(fractions.Min() < 0.1 && fractions.Max() > 0.7, $"per-image fractions {fractions.Min()}..{fractions.Max()}");
+        Assert.True(fractions.Max() <= 1.0 && fractions.Average() is > 0.3f and < 0.6f);
+    }
+
+    [Fact]
+    public void FlopCountGrowsWithFrames()
+    {
+        var one = CausalTokenizer.ForwardFlops(TokenizerPresets.Small.Model, 1, 1);
+        Assert.True(one > 1e8);
+        var eight = CausalTokenizer.ForwardFlops(TokenizerPresets.Small.Model, 2, 4);
+        Assert.InRange(eight / one, 8.0, 8.2); // linear in frames but for the (small) time-attention scores
+    }
+}

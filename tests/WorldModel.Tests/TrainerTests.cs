@@ -1,0 +1,124 @@
+using Dreamer.Torch;
+
+namespace Dreamer.WorldModel.Tests;
+
+using Torch = Dreamer.Torch.Torch;
+
+public sealed class TrainerTests
+{
+    private static readonly TokenizerPreset Tiny = TokenizerPresets.Tiny;
+
+    [Fact]
+    public void LossDecreasesOnATinyDataset()
+    {
+        using var data = GameFrames.Make(2, 24, 11);
+        var training = Tiny.Training with { Steps = 60, Perceptual = "ssim" };
+        using var trainer = new TokenizerTrainer(Tiny.Model, training, data, 5);
+        var before = trainer.Evaluate(data, 8);
+        var mse = new List<double>();
+        while (!trainer.Done) mse.Add(trainer.TrainStep().Mse);
+        var after = trainer.Evaluate(data, 8);
+        Assert.True(mse.TakeLast(10).Average() < 0.5 * mse.Take(10).Average(), $"training mse {mse.Take(10).Average():0.0000} -> {mse.TakeLast(10).Average():0.0000}");
+        Assert.True(after.Psnr > before.Psnr + 3, $"PSNR {before.Psnr:0.00} -> {after.Psnr:0.00}");
+    }
+
+    private static Dictionary<string, Tensor> RoundTrip(IReadOnlyDictionary<string, Tensor> tensors, List<SafetensorsFile> keep)
+    {
+        // Through safetensors bytes, as a checkpoint in the store would be.
+        using var stream = new MemoryStream();
+        Safetensors.Save(stream, tensors);
+        stream.Position = 0;
+        var file = Safetensors.Load(stream);
+        keep.Add(file);
+        return file.Tensors;
+    }
+
+    [Fact]
+    public void ResumeFromHalfwayGivesBitIdenticalWeights()
+    {
+        using var data = GameFrames.Make(2, 20, 12);
+        var training = Tiny.Training with { Steps = 16, WarmupSteps = 4, Perceptual = "gradient" };
+        const ulong seed = 9;
+
+        using var straight = new TokenizerTrainer(Tiny.Model, training, data, seed);
+        while (!straight.Done) straight.TrainStep();
+
+        var files = new List<SafetensorsFile>();
+        try
+        {
+            Dictionary<string, Tensor> model, optimizer;
+            System.Text.Json.Nodes.JsonObject state;
+            using (var first = new TokenizerTrainer(Tiny.Model, training, data, seed))
+            {
+                for (var i = 0; i < 8; i++) first.TrainStep();
+                var (m, o, s) = first.CaptureState();
+                model = RoundTrip(m, files);
+                optimizer = RoundTrip(o, files);
+                foreach (var t in o.Values) t.Dispose();
+                state = System.Text.Json.Nodes.JsonNode.Parse(s.ToJsonString())!.AsObject();
+            }
+            using var resumed = new TokenizerTrainer(Tiny.Model, training, data, seed);
+            resumed.RestoreState(model, optimizer, state);
+            Assert.Equal(8, resumed.Step);
+            while (!resumed.Done) resumed.TrainStep();
+
+            var a = straight.Model.StateDict();
+            var b = resumed.Model.StateDict();
+            Assert.Equal(a.Keys.Order(), b.Keys.Order());
+            foreach (var (name, t) in a)
+                Assert.True(t.ToBytes().AsSpan().SequenceEqual(b[name].ToBytes()), $"parameter {name} differs after resume");
+        }
+        finally
+        {
+            foreach (var f in files) f.Dispose();
+        }
+    }
+
+    private sealed class PoisonedLoss(int poisonAt) : IPerceptualLoss
+    {
+        private int _calls;
+        public string Name => "poisoned";
+
+        public Tensor Forward(Tensor prediction, Tensor target)
+        {
+            var mse = (prediction - target).Square().Mean();
+            return ++_calls >= poisonAt ? mse * double.NaN : mse;
+        }
+
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void NonFiniteLossStopsWithoutTouchingTheWeights()
+    {
+        using var data = GameFrames.Make(1, 12, 13);
+        using var trainer = new TokenizerTrainer(Tiny.Model, Tiny.Training, data, 3, perceptual: new PoisonedLoss(3));
+        trainer.TrainStep();
+        trainer.TrainStep();
+        var before = trainer.Model.StateDict().ToDictionary(p => p.Key, p => p.Value.ToBytes());
+        var e = Assert.Throws<NonFiniteLossException>(() => trainer.TrainStep());
+        Assert.Equal(2, e.Step);
+        Assert.Contains("non-finite loss", e.Message);
+        foreach (var (name, t) in trainer.Model.StateDict())
+            Assert.True(before[name].AsSpan().SequenceEqual(t.ToBytes()), $"{name} changed");
+    }
+
+    [Fact]
+    public void SamplerPermutationIsAFunctionOfSeedAndEpoch()
+    {
+        var a = new WindowSampler(10, 42);
+        var first = a.Next(25);
+        var b = new WindowSampler(10, 42, epoch: 1, position: 5);
+        Assert.Equal(first[15..], b.Next(10));
+        Assert.Equal(Enumerable.Range(0, 10), first[..10].Order());
+    }
+
+    [Fact]
+    public void WindowsStayInsideEpisodes()
+    {
+        using var frames = FrameSet.FromBytes(new byte[7 * 3], 1, 1, 3, [0, 0, 0, 1, 1, 2, 2]);
+        Assert.Equal([0, 1, 3, 5], frames.WindowStarts(2));
+        Assert.Equal([0], frames.WindowStarts(3));
+        Assert.Equal([(0, 3), (3, 2), (5, 2)], frames.EpisodeRanges());
+    }
+}
