@@ -10,7 +10,7 @@ public class CheckpointResumeTests : IDisposable
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
-    private static readonly string[] Training = ["--steps", "24", "--checkpoint-every", "2", "--threads", "1", "--seed", "3"];
+    private static readonly string[] Training = ["--steps", "150", "--checkpoint-every", "3", "--threads", "1", "--seed", "3"];
 
     private static async Task<Schemas.ArtifactManifest> CommittedAsync(string store, string artifactId)
     {
@@ -32,35 +32,37 @@ public class CheckpointResumeTests : IDisposable
 
         var killedStore = Path.Combine(_root, "killed");
         var random = new Random(20261121);
-        var killedMidway = 0;
-        for (var attempt = 0; attempt < 10; attempt++)
+        var kills = 0;
+        for (var attempt = 0; kills < 10 && attempt < 40; attempt++)
         {
-            using var process = DreamerProcess.Start(["smoke", "--store", killedStore, .. Training]);
-            // Kill at a random moment: during startup, mid-step or mid-checkpoint write.
-            await Task.Delay(TimeSpan.FromMilliseconds(random.Next(600, 3500)));
+            // Kill at a random moment once training is under way: mid-step or mid-checkpoint write.
+            using var process = await DreamerProcess.StartAndWaitForAsync("smoke training", TimeSpan.FromMinutes(1), ["smoke", "--store", killedStore, .. Training]);
+            await Task.Delay(TimeSpan.FromMilliseconds(random.Next(100, 1200)));
             if (!process.HasExited)
             {
                 process.Kill(entireProcessTree: true); // SIGKILL: no chance to clean up
-                killedMidway++;
+                kills++;
             }
             await process.WaitForExitAsync();
         }
-        Assert.True(killedMidway >= 5, $"only {killedMidway} of 10 runs were still going when killed: the test did not exercise resume");
+        Assert.True(kills == 10, $"only {kills} runs could be killed mid-training: the test did not exercise resume");
 
         var resumed = await DreamerProcess.RunAsync(["smoke", "--store", killedStore, .. Training]);
         Assert.True(resumed.ExitCode == 0, resumed.Stderr);
         Assert.Equal(artifactId, resumed.Stdout.Trim());
         var manifest = await CommittedAsync(killedStore, artifactId);
         Assert.Equal(expected, manifest.Outputs.Single(o => o.Path == "model.safetensors").Sha256);
+        Assert.True(manifest.Metrics["resumed_from_step"] > 0, "the final run did not resume from a checkpoint");
     }
 
     [Fact]
     public async Task Sigterm_checkpoints_and_exits_130_then_a_rerun_finishes()
     {
         var store = Path.Combine(_root, "term");
-        using var process = DreamerProcess.Start(["smoke", "--store", store, "--steps", "400", "--checkpoint-every", "1000", "--threads", "1"]);
-        // Wait until training has started (the first checkpoint directory appears only on SIGTERM).
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        using var process = await DreamerProcess.StartAndWaitForAsync("smoke training", TimeSpan.FromMinutes(1),
+            ["smoke", "--store", store, "--steps", "400", "--checkpoint-every", "1000", "--threads", "1"]);
+        // Training is under way (no checkpoint is due before step 400): a SIGTERM must write one.
+        await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.False(process.HasExited);
         Process.Start("kill", ["-TERM", process.Id.ToString()])!.WaitForExit();
         await process.WaitForExitAsync();
