@@ -6,6 +6,7 @@ var benchmarks = new Dictionary<string, (string Description, Func<string[], Task
     ["torch"] = ("libtorch binding vs python3-torch: reference step, per-op overhead, matmul, MFU", TorchBench.RunAsync),
     ["parquet"] = ("Parquet writer/reader vs DuckDB: 1 GB frames table, ZSTD", ParquetBench.RunAsync),
     ["ingest"] = ("ingest frames/s vs plain ffmpeg decoding the same files; game steps/s", IngestBench.RunAsync),
+    ["tokenize"] = ("tokenizer training frames/s and MFU vs the measured matmul peak; encoding frames/s", TokenizeBench.RunAsync),
     ["storage"] = ("blob store throughput vs curl (Azurite) and cp (local), listing", StorageBench.RunAsync),
 
 };

@@ -34,7 +34,7 @@ public static class TokenizeBench
 
         const long n = 1024;
         var matmulFlops = 2.0 * n * n * n;
-        var peak = matmulFlops / MeasureMatmul(n, quick ? 3 : 7);
+        var peak = matmulFlops / BenchMeasure.Matmul(n, quick ? 3 : 7);
 
         // Synthetic frames: throughput does not depend on what the pixels show.
         using var data = SyntheticFrames(model, episodes: 4, framesPerEpisode: Math.Max(episodeFrames, training.SequenceLength * 2));
@@ -47,7 +47,7 @@ public static class TokenizeBench
             trainer.TrainStep();
             stepTimes.Add(clock.Elapsed.TotalSeconds);
         }
-        var step = Median(stepTimes);
+        var step = BenchMeasure.Median(stepTimes);
         var framesPerStep = training.BatchSize * training.SequenceLength;
         var stepFlops = 3 * CausalTokenizer.ForwardFlops(model, training.BatchSize, training.SequenceLength);
         var trainFps = framesPerStep / step;
@@ -106,27 +106,7 @@ public static class TokenizeBench
             decodeTimes.Add(decode);
         }
         model.Train();
-        return (frames / Median(encodeTimes), frames / Median(decodeTimes));
+        return (frames / BenchMeasure.Median(encodeTimes), frames / BenchMeasure.Median(decodeTimes));
     }
 
-    private static double MeasureMatmul(long n, int reps)
-    {
-        using var a = Torch.Randn([n, n]);
-        using var b = Torch.Randn([n, n]);
-        for (var i = 0; i < 2; i++) { using var warm = a.MatMul(b); }
-        var times = new List<double>();
-        for (var i = 0; i < reps; i++)
-        {
-            var clock = Stopwatch.StartNew();
-            using var c = a.MatMul(b);
-            times.Add(clock.Elapsed.TotalSeconds);
-        }
-        return Median(times);
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 }

@@ -55,13 +55,13 @@ public static class TorchBench
         var peerOverhead = Math.Max(peerAdd - engineAdd, 1e-12);
 
         var peerMatmul = await RunPeerAsync(cfg, "matmul");
-        var oursMatmul = MeasureMatmul(n, matmulReps);
-        var peerMatmulT = Median(peerMatmul["matmul_seconds"]!.AsArray().Select(v => v!.GetValue<double>()));
+        var oursMatmul = BenchMeasure.Matmul(n, matmulReps);
+        var peerMatmulT = BenchMeasure.Median(peerMatmul["matmul_seconds"]!.AsArray().Select(v => v!.GetValue<double>()));
         var flopsMatmul = 2.0 * n * n * n;
 
         var peerStep = await RunPeerAsync(cfg, "step");
         var (oursStep, oursParams) = MeasureStep(model, batch, frames, tokens, warmup, steps);
-        var peerStepT = Median(peerStep["step_seconds"]!.AsArray().Select(v => v!.GetValue<double>()));
+        var peerStepT = BenchMeasure.Median(peerStep["step_seconds"]!.AsArray().Select(v => v!.GetValue<double>()));
         var peerParams = peerStep["params"]!.GetValue<long>();
         if (peerParams != oursParams)
             Console.Error.WriteLine($"warning: parameter counts differ (ours {oursParams}, python {peerParams})");
@@ -104,21 +104,6 @@ public static class TorchBench
         return (ours, engine);
     }
 
-    private static double MeasureMatmul(long n, int reps)
-    {
-        using var a = Torch.Randn([n, n]);
-        using var b = Torch.Randn([n, n]);
-        for (var i = 0; i < 2; i++) { using var warm = a.MatMul(b); }
-        var times = new List<double>();
-        for (var i = 0; i < reps; i++)
-        {
-            var clock = Stopwatch.StartNew();
-            using var c = a.MatMul(b);
-            times.Add(clock.Elapsed.TotalSeconds);
-        }
-        return Median(times);
-    }
-
     private static (double Seconds, long Params) MeasureStep(SpaceTimeConfig config, long batch, long frames, long tokens, int warmup, int steps)
     {
         Torch.ManualSeed(1);
@@ -147,14 +132,9 @@ public static class TorchBench
             Step();
             times.Add(clock.Elapsed.TotalSeconds);
         }
-        return (Median(times), model.Parameters().Sum(p => p.NumEl));
+        return (BenchMeasure.Median(times), model.Parameters().Sum(p => p.NumEl));
     }
 
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 
     private static string PeerScript => Path.Combine(AppContext.BaseDirectory, "peers", "torch_peer.py");
 
