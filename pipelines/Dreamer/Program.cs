@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Dreamer.Cli;
 
 // The `dreamer` command. The ./dreamer launcher builds it and runs it; stages run as their own processes.
@@ -11,4 +12,15 @@ root.Subcommands.Add(PipelineCommands.Run());
 root.Subcommands.Add(PipelineCommands.Status());
 root.Subcommands.Add(LineageCommands.Create());
 root.Subcommands.Add(ParquetCommands.Create());
-return await root.Parse(args).InvokeAsync();
+// SIGINT/SIGTERM cancel the command's token; the command then checkpoints and exits 130. Registered before
+// anything runs (System.CommandLine registers only after an action's synchronous start, and would force an
+// exit 2 s after the signal, killing a checkpoint write mid-way: the grace period belongs to the scheduler).
+using var shutdown = new CancellationTokenSource();
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+void Stop(PosixSignalContext context)
+{
+    context.Cancel = true;
+    shutdown.Cancel();
+}
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, shutdown.Token);

@@ -19,33 +19,24 @@ internal static class SmokeCommand
         var seed = new Option<long>("--seed") { Description = "seed for initialisation and data", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "intra-op threads", DefaultValueFactory = _ => Environment.ProcessorCount };
         var command = new Command("smoke", "engine smoke run: train the reference transformer a few steps, checkpoint, commit") { store, steps, every, seed, threads };
-        command.SetAction((parse, _) => RunAsync(parse.GetValue(store)!,
-            new SmokeSettings(parse.GetValue(steps), parse.GetValue(every), parse.GetValue(seed), parse.GetValue(threads))));
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(store)!,
+            new SmokeSettings(parse.GetValue(steps), parse.GetValue(every), parse.GetValue(seed), parse.GetValue(threads)), ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(string storeUri, SmokeSettings settings)
+    /// <param name="cancel">cancelled by SIGINT/SIGTERM: finish the current step, write its checkpoint, exit 130</param>
+    private static async Task<int> RunAsync(string storeUri, SmokeSettings settings, CancellationToken cancel)
     {
         if (settings.Steps < 1 || settings.CheckpointEvery < 1 || settings.Threads < 1)
         {
             Console.Error.WriteLine("smoke: --steps, --checkpoint-every and --threads must be positive");
             return ExitCodes.BadInput;
         }
-        // SIGINT/SIGTERM: finish the current step, write its checkpoint, exit 130.
-        using var cancel = new CancellationTokenSource();
-        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop);
-        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop);
-        void Stop(System.Runtime.InteropServices.PosixSignalContext context)
-        {
-            context.Cancel = true;
-            cancel.Cancel();
-        }
-
         return await StoreCommands.WithStore(storeUri, async store =>
         {
             try
             {
-                var result = await SmokeTraining.RunAsync(store, settings, line => Console.Error.WriteLine($"smoke: {line}"), cancel.Token);
+                var result = await SmokeTraining.RunAsync(store, settings, line => Console.Error.WriteLine($"smoke: {line}"), cancel);
                 var manifest = (await new ArtifactCatalog(store).TryGetAsync(SmokeTraining.Stage, result.ArtifactId))!.Manifest;
                 Console.Error.WriteLine($"smoke: final loss {result.Metrics!["final_loss"]:0.0000}");
                 Console.Error.WriteLine($"smoke: weights   {store.DisplayUri}/{StorePaths.ArtifactPrefix(SmokeTraining.Stage, result.ArtifactId)}model.safetensors (sha256 {manifest.Outputs[0].Sha256})");

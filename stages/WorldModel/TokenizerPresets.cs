@@ -42,10 +42,10 @@ public static class TokenizerPresets
         },
         new TokenizerTrainingConfig
         {
-            Steps = 1000, BatchSize = 8, SequenceLength = 4, LearningRate = 1e-3, WarmupSteps = 50,
-            EvalEvery = 100, EvalWindows = 48, CheckpointEvery = 100,
+            Steps = 3000, BatchSize = 8, SequenceLength = 4, LearningRate = 1e-3, WarmupSteps = 50,
+            EvalEvery = 250, EvalWindows = 48, CheckpointEvery = 250,
         },
-        "this machine: 2 CPU cores, up to an hour");
+        "this machine: 2 CPU cores (one thread), about an hour when it is not shared");
 
     public static TokenizerPreset Base { get; } = new("base",
         new TokenizerConfig

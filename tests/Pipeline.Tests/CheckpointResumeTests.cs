@@ -28,16 +28,24 @@ public class CheckpointResumeTests : IDisposable
         var straight = await DreamerProcess.RunAsync(["smoke", "--store", straightStore, .. Training]);
         Assert.True(straight.ExitCode == 0, straight.Stderr);
         var artifactId = straight.Stdout.Trim();
+        // Kill delays scale with this machine's training speed, so ten kills never add up to a whole run.
+        var clock = Stopwatch.StartNew();
+        using (var timed = await DreamerProcess.StartAndWaitForAsync("smoke training", TimeSpan.FromMinutes(1), ["smoke", "--store", Path.Combine(_root, "timed"), .. Training]))
+        {
+            clock.Restart();
+            await timed.WaitForExitAsync();
+        }
+        var trainingTime = clock.Elapsed;
         var expected = (await CommittedAsync(straightStore, artifactId)).Outputs.Single(o => o.Path == "model.safetensors").Sha256;
 
         var killedStore = Path.Combine(_root, "killed");
         var random = new Random(20261121);
         var kills = 0;
-        for (var attempt = 0; kills < 10 && attempt < 40; attempt++)
+        for (var attempt = 0; kills < 10 && attempt < 20; attempt++)
         {
             // Kill at a random moment once training is under way: mid-step or mid-checkpoint write.
             using var process = await DreamerProcess.StartAndWaitForAsync("smoke training", TimeSpan.FromMinutes(1), ["smoke", "--store", killedStore, .. Training]);
-            await Task.Delay(TimeSpan.FromMilliseconds(random.Next(100, 1200)));
+            await Task.Delay(trainingTime * (0.01 + 0.05 * random.NextDouble()));
             if (!process.HasExited)
             {
                 process.Kill(entireProcessTree: true); // SIGKILL: no chance to clean up
