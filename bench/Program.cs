@@ -8,7 +8,7 @@ var benchmarks = new Dictionary<string, (string Description, Func<string[], Task
     ["ingest"] = ("ingest frames/s vs plain ffmpeg decoding the same files; game steps/s", IngestBench.RunAsync),
     ["tokenize"] = ("tokenizer training frames/s and MFU vs the measured matmul peak; encoding frames/s", TokenizeBench.RunAsync),
     ["storage"] = ("blob store throughput vs curl (Azurite) and cp (local), listing", StorageBench.RunAsync),
-
+    ["dynamics"] = ("world model play frames/s at K=4 (batch 1 and batched), training MFU vs the matmul peak", DynamicsBench.RunAsync),
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var bench))

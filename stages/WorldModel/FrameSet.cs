@@ -41,34 +41,10 @@ public sealed class FrameSet : IDisposable
     public Tensor Frames => _frames;
 
     /// <summary>Start frames of every window of <paramref name="length"/> consecutive frames of one episode.</summary>
-    public int[] WindowStarts(int length, int stride = 1)
-    {
-        var starts = new List<int>();
-        var i = 0;
-        while (i < Count)
-        {
-            var end = i;
-            while (end + 1 < Count && Episodes[end + 1] == Episodes[i]) end++;
-            for (var s = i; s + length - 1 <= end; s += stride) starts.Add(s);
-            i = end + 1;
-        }
-        return starts.ToArray();
-    }
+    public int[] WindowStarts(int length, int stride = 1) => EpisodeWindows.Starts(Episodes, length, stride);
 
     /// <summary>(first frame, frame count) of every episode, in order.</summary>
-    public IReadOnlyList<(int Start, int Length)> EpisodeRanges()
-    {
-        var ranges = new List<(int, int)>();
-        var i = 0;
-        while (i < Count)
-        {
-            var end = i;
-            while (end + 1 < Count && Episodes[end + 1] == Episodes[i]) end++;
-            ranges.Add((i, end - i + 1));
-            i = end + 1;
-        }
-        return ranges;
-    }
+    public IReadOnlyList<(int Start, int Length)> EpisodeRanges() => EpisodeWindows.Ranges(Episodes);
 
     /// <summary>uint8 [B, T, H, W, C]: the windows starting at <paramref name="starts"/>.</summary>
     public Tensor Gather(ReadOnlySpan<int> starts, int length)
@@ -85,6 +61,42 @@ public sealed class FrameSet : IDisposable
     public Tensor Slice(int start, int length) => _frames.Narrow(0, start, length);
 
     public void Dispose() => _frames.Dispose();
+}
+
+/// <summary>Windows over rows grouped by episode (an episode's rows consecutive, episodes[i] its ordinal).</summary>
+public static class EpisodeWindows
+{
+    /// <summary>(first row, row count) of every episode, in order.</summary>
+    public static IReadOnlyList<(int Start, int Length)> Ranges(int[] episodes)
+    {
+        var ranges = new List<(int, int)>();
+        var i = 0;
+        while (i < episodes.Length)
+        {
+            var end = i;
+            while (end + 1 < episodes.Length && episodes[end + 1] == episodes[i]) end++;
+            ranges.Add((i, end - i + 1));
+            i = end + 1;
+        }
+        return ranges;
+    }
+
+    /// <summary>Start rows of every window of <paramref name="length"/> consecutive rows of one episode.</summary>
+    public static int[] Starts(int[] episodes, int length, int stride = 1)
+    {
+        var starts = new List<int>();
+        foreach (var (start, count) in Ranges(episodes))
+            for (var s = start; s + length <= start + count; s += stride) starts.Add(s);
+        return starts.ToArray();
+    }
+
+    /// <summary>At most <paramref name="max"/> non-overlapping windows, evenly spaced: the same ones every evaluation.</summary>
+    public static int[] Evenly(int[] episodes, int length, int max)
+    {
+        var all = Starts(episodes, length, stride: length);
+        if (all.Length <= max) return all;
+        return Enumerable.Range(0, max).Select(i => all[(int)((long)i * all.Length / max)]).ToArray();
+    }
 }
 
 /// <summary>

@@ -82,13 +82,17 @@ public sealed class SpaceTimeCache : IDisposable
         Position = 0;
     }
 
-    /// <summary>Appends new keys/values of one layer, keeping at most Window-1 frames for the next call.</summary>
-    internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
+    /// <summary>
+    /// Appends new keys/values of one layer, keeping at most Window-1 frames for the next call. Without
+    /// commit the cached frames are read but the new ones not kept (a denoising step of a frame in the making).
+    /// </summary>
+    internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v, bool commit = true)
     {
         var pk = Keys[layer];
         var pv = Values[layer];
         var fullK = pk == null ? k.Alias() : Torch.Cat([pk, k], 1);
         var fullV = pv == null ? v.Alias() : Torch.Cat([pv, v], 1);
+        if (!commit) return (fullK, fullV);
         var total = fullK.Size(1);
         var keep = Window is { } w ? Math.Min(total, w - 1) : total;
         pk?.Dispose();
@@ -114,7 +118,7 @@ internal static class AttentionKernel
     /// <param name="x">[B, L, D] queries' tokens.</param>
     /// <param name="blocked">bool [L, Lk] or broadcastable to [B, H, L, Lk]; true = may NOT attend (inverted once per forward).</param>
     /// <param name="cache">When set, keys/values of earlier positions are prepended and the new ones stored.</param>
-    public static Tensor Forward(Attention a, Tensor x, Tensor? blocked, Rope? rope, SpaceTimeCache? cache = null, int layer = 0)
+    public static Tensor Forward(Attention a, Tensor x, Tensor? blocked, Rope? rope, SpaceTimeCache? cache = null, int layer = 0, bool commit = true)
     {
         using var scope = Torch.NewDisposeScope();
         var s = x.Shape;
@@ -129,7 +133,7 @@ internal static class AttentionKernel
             q = rope.Apply(q);
             k = rope.Apply(k);
         }
-        if (cache != null) (k, v) = cache.Append(layer, k, v);
+        if (cache != null) (k, v) = cache.Append(layer, k, v, commit);
         var tk = k.Size(1);
         // Query heads grouped per KV head: [B, Hkv, G, L, Dh] against K broadcast over G (no copy of K/V).
         var q5 = q.Transpose(1, 2).Reshape(b, hkv, g, t, dh);
@@ -157,6 +161,8 @@ internal sealed class ForwardContext : IDisposable
     public required int TimeStart { get; init; }
     public required int TimeCount { get; init; }
     public SpaceTimeCache? Cache { get; init; }
+    /// <summary>Whether this forward's frames are kept in the cache.</summary>
+    public bool CommitCache { get; init; } = true;
 
     public void Dispose()
     {
@@ -211,7 +217,7 @@ public sealed class SpaceTimeBlock : Module
             var (start, count) = (ctx.TimeStart, ctx.TimeCount);
             var part = count == s ? x : x.Narrow(2, start, count);
             var slots = _timeNorm!.Forward(part).Transpose(1, 2).Reshape(b * count, t, d);
-            h = AttentionKernel.Forward(_timeAttention, slots, ctx.TimeBlocked, ctx.TimeRope, ctx.Cache, timeLayer);
+            h = AttentionKernel.Forward(_timeAttention, slots, ctx.TimeBlocked, ctx.TimeRope, ctx.Cache, timeLayer, ctx.CommitCache);
             var updated = part + h.View(b, count, t, d).Transpose(1, 2);
             if (count == s) x = updated;
             else
@@ -263,9 +269,10 @@ public sealed class SpaceTimeTransformer : Module
     /// <summary>
     /// x [B, T, S, D] for a layout of S slots; returns [B, T, S, D]. Without a cache the T frames are a
     /// sequence starting at time 0 (window: frames a frame may see, itself included). With a cache the T
-    /// frames continue the cached ones, and the cache is extended.
+    /// frames continue the cached ones, and the cache is extended unless commit is false (then the frames
+    /// read the cache as if they came next, and leave it as it was).
     /// </summary>
-    public Tensor Forward(Tensor x, TokenLayout layout, SpaceTimeCache? cache = null, int? window = null)
+    public Tensor Forward(Tensor x, TokenLayout layout, SpaceTimeCache? cache = null, int? window = null, bool commit = true)
     {
         using var scope = Torch.NewDisposeScope();
         var shape = x.Shape;
@@ -296,9 +303,10 @@ public sealed class SpaceTimeTransformer : Module
             TimeStart = timeStart,
             TimeCount = timeCount,
             Cache = cache,
+            CommitCache = commit,
         };
         for (var i = 0; i < _blocks.Count; i++) x = _blocks[i].Forward(x, ctx, i);
-        if (cache != null) cache.Position += t;
+        if (cache != null && commit) cache.Position += t;
         x = _outNorm.Forward(x);
         if (r > 0) x = x.Narrow(2, 0, layout.Slots);
         return x.MoveToOuterScope();

@@ -242,12 +242,7 @@ public sealed class TokenizerTrainer : IDisposable
     }
 
     /// <summary>Non-overlapping windows, evenly spaced: the same ones every evaluation.</summary>
-    public static int[] EvalWindows(FrameSet data, int length, int maxWindows)
-    {
-        var all = data.WindowStarts(length, stride: length);
-        if (all.Length <= maxWindows) return all;
-        return Enumerable.Range(0, maxWindows).Select(i => all[(int)((long)i * all.Length / maxWindows)]).ToArray();
-    }
+    public static int[] EvalWindows(FrameSet data, int length, int maxWindows) => EpisodeWindows.Evenly(data.Episodes, length, maxWindows);
 
     /// <summary>
     /// Everything a resumed run needs: weights (the module's own tensors), optimizer moments (copies the

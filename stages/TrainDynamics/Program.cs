@@ -1,0 +1,5 @@
+using Dreamer.Hosting;
+using Dreamer.Stages.TrainDynamics;
+
+var stage = new TrainDynamicsStage();
+return await StageHost.RunAsync(TrainDynamicsStage.StageName, args, stage.PlanAsync, stage.RunAsync);

@@ -1,0 +1,207 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Dreamer.Hosting;
+using Dreamer.WorldModel;
+
+namespace Dreamer.Stages.TrainDynamics;
+
+/// <summary>The train-dynamics stage's configuration: everything lives under the "TrainDynamics" section.</summary>
+public sealed class TrainDynamicsConfig : IValidatedConfig
+{
+    public TrainDynamicsSection TrainDynamics { get; set; } = new();
+
+    public IEnumerable<string> Validate() => TrainDynamics.Validate();
+}
+
+/// <summary>
+/// A preset (tiny, small, base) plus overrides: every unset (null) model or training value comes from
+/// the preset, e.g. --set TrainDynamics:Preset=small --set TrainDynamics:Steps=500
+/// --set TrainDynamics:Model:Transformer:Layers=4 --set TrainDynamics:Objective=CleanContext.
+/// The latent shape (LatentTokens, LatentDim) always comes from the latents table.
+/// </summary>
+public sealed class TrainDynamicsSection
+{
+    public static readonly IReadOnlyList<string> Objectives = Enum.GetNames<DynamicsObjective>();
+
+    public string Preset { get; set; } = "small";
+    /// <summary>Shortcut (the paper's, default) or CleanContext (4K's fix for sparse content).</summary>
+    public string? Objective { get; set; }
+    /// <summary>cpu, cuda or cuda:N.</summary>
+    public string Device { get; set; } = "cpu";
+    /// <summary>libtorch intra-op threads; 0: one per core. On a busy shared machine 1 is often fastest.</summary>
+    public int Threads { get; set; }
+    /// <summary>Deterministic algorithms only, so a resumed run reaches the same weights as an uninterrupted one.</summary>
+    public bool Deterministic { get; set; } = true;
+    /// <summary>Initialisation, data order, noise and evaluation sampling; --seed overrides it.</summary>
+    public long Seed { get; set; } = 1;
+    public int KeepCheckpoints { get; set; } = 3;
+    /// <summary>Evaluation windows shown in rollout.mp4, stacked vertically (ground truth | imagined).</summary>
+    public int VideoWindows { get; set; } = 2;
+    /// <summary>The ffmpeg executable that encodes rollout.mp4.</summary>
+    public string Ffmpeg { get; set; } = "ffmpeg";
+    /// <summary>Seconds the training lease lasts without renewal (a dead worker's run is taken over after it).</summary>
+    public int LeaseSeconds { get; set; } = 60;
+
+    public int? Steps { get; set; }
+    public int? BatchSize { get; set; }
+    public int? SequenceLength { get; set; }
+    public double? LearningRate { get; set; }
+    public double? MinLearningRateRatio { get; set; }
+    public int? WarmupSteps { get; set; }
+    public double? WeightDecay { get; set; }
+    public double? Beta1 { get; set; }
+    public double? Beta2 { get; set; }
+    public double? GradClip { get; set; }
+    public int? BootstrapStart { get; set; }
+    public double? BootstrapFraction { get; set; }
+    public int? EvalEvery { get; set; }
+    public int? EvalWindows { get; set; }
+    public int? EvalContext { get; set; }
+    public int? EvalHorizon { get; set; }
+    public int? CheckpointEvery { get; set; }
+
+    public DynamicsModelSection Model { get; set; } = new();
+
+    public IEnumerable<string> Validate()
+    {
+        if (!DynamicsPresets.Names.Contains(Preset))
+        {
+            yield return $"TrainDynamics:Preset must be one of {string.Join(", ", DynamicsPresets.Names)} (got '{Preset}')";
+            yield break;
+        }
+        if (Objective != null && !Objectives.Contains(Objective, StringComparer.OrdinalIgnoreCase))
+        {
+            yield return $"TrainDynamics:Objective must be one of {string.Join(", ", Objectives)} (got '{Objective}')";
+            yield break;
+        }
+        string? deviceProblem = null;
+        try
+        {
+            Torch.Device.Parse(Device);
+        }
+        catch (ArgumentException e)
+        {
+            deviceProblem = $"TrainDynamics:Device: {e.Message}";
+        }
+        if (deviceProblem != null) yield return deviceProblem;
+        if (Threads < 0) yield return $"TrainDynamics:Threads must not be negative (got {Threads})";
+        if (KeepCheckpoints < 1) yield return $"TrainDynamics:KeepCheckpoints must be at least 1 (got {KeepCheckpoints})";
+        if (VideoWindows < 1) yield return $"TrainDynamics:VideoWindows must be positive (got {VideoWindows})";
+        if (string.IsNullOrWhiteSpace(Ffmpeg)) yield return "TrainDynamics:Ffmpeg must name the ffmpeg executable";
+        if (LeaseSeconds is < 15 or > 60) yield return $"TrainDynamics:LeaseSeconds must lie in 15..60, the blob lease range (got {LeaseSeconds})";
+        var (model, training) = Resolve(null, null);
+        // The latent shape comes from the data: checked against Pack once it is known (PlanAsync), not against the preset's.
+        model = model with { LatentTokens = Math.Max(model.Pack, 1), LatentDim = 1 };
+        foreach (var p in model.Validate("TrainDynamics:Model:")) yield return p;
+        foreach (var p in training.Validate("TrainDynamics:")) yield return p;
+        if (training.SequenceLength > model.ContextFrames)
+            yield return $"TrainDynamics:SequenceLength {training.SequenceLength} must not exceed TrainDynamics:Model:ContextFrames {model.ContextFrames}";
+    }
+
+    /// <summary>The preset with every set value applied; the latent shape from the data when given.</summary>
+    public (DynamicsConfig Model, DynamicsTrainingConfig Training) Resolve(int? latentTokens, int? latentDim)
+    {
+        var preset = DynamicsPresets.Get(Preset);
+        var p = preset.Training;
+        var steps = Steps ?? p.Steps;
+        var training = p with
+        {
+            Steps = steps,
+            BatchSize = BatchSize ?? p.BatchSize,
+            SequenceLength = SequenceLength ?? p.SequenceLength,
+            LearningRate = LearningRate ?? p.LearningRate,
+            MinLearningRateRatio = MinLearningRateRatio ?? p.MinLearningRateRatio,
+            WarmupSteps = WarmupSteps ?? Math.Min(p.WarmupSteps, steps),
+            WeightDecay = WeightDecay ?? p.WeightDecay,
+            Beta1 = Beta1 ?? p.Beta1,
+            Beta2 = Beta2 ?? p.Beta2,
+            GradClip = GradClip ?? p.GradClip,
+            Objective = Objective == null ? p.Objective : Enum.Parse<DynamicsObjective>(Objective, ignoreCase: true),
+            BootstrapStart = BootstrapStart ?? p.BootstrapStart,
+            BootstrapFraction = BootstrapFraction ?? p.BootstrapFraction,
+            EvalEvery = EvalEvery ?? p.EvalEvery,
+            EvalWindows = EvalWindows ?? p.EvalWindows,
+            EvalContext = EvalContext ?? p.EvalContext,
+            EvalHorizon = EvalHorizon ?? p.EvalHorizon,
+            CheckpointEvery = CheckpointEvery ?? p.CheckpointEvery,
+        };
+        var model = Model.Apply(preset.Model) with
+        {
+            LatentTokens = latentTokens ?? preset.Model.LatentTokens,
+            LatentDim = latentDim ?? preset.Model.LatentDim,
+        };
+        return (model, training);
+    }
+
+    /// <summary>Settable values only: derived ones (SpatialTokens, HeadDim, ...) follow from them and would only add noise to config diffs.</summary>
+    private static readonly JsonSerializerOptions EffectiveOptions = new() { IgnoreReadOnlyProperties = true, Converters = { new JsonStringEnumConverter() } };
+
+    /// <summary>
+    /// The effective configuration (preset resolved) as recorded in the manifest and hashed into the id:
+    /// model, training (objective included), seed, device, determinism and the video windows.
+    /// Threads, checkpoint cadence, lease timing and the ffmpeg path change how the work runs, not what it produces: left out.
+    /// </summary>
+    public JsonObject EffectiveJson(DynamicsConfig model, DynamicsTrainingConfig training)
+    {
+        var json = new JsonObject
+        {
+            ["Preset"] = Preset,
+            ["Objective"] = training.Objective.ToString(),
+            ["Device"] = Torch.Device.Parse(Device).ToString(),
+            ["Deterministic"] = Deterministic,
+            ["Seed"] = Seed,
+            ["VideoWindows"] = VideoWindows,
+            ["Model"] = JsonSerializer.SerializeToNode(model, EffectiveOptions),
+            ["Training"] = JsonSerializer.SerializeToNode(training, EffectiveOptions),
+        };
+        json["Training"]!.AsObject().Remove(nameof(DynamicsTrainingConfig.CheckpointEvery));
+        return json;
+    }
+}
+
+/// <summary>Model overrides; null keeps the preset's value. LatentTokens and LatentDim are the data's, never set here.</summary>
+public sealed class DynamicsModelSection
+{
+    public int? Pack { get; set; }
+    public int? KMax { get; set; }
+    public int? ContextFrames { get; set; }
+    public double? ContextNoise { get; set; }
+    public DynamicsTransformerSection Transformer { get; set; } = new();
+
+    public DynamicsConfig Apply(DynamicsConfig p) => p with
+    {
+        Pack = Pack ?? p.Pack,
+        KMax = KMax ?? p.KMax,
+        ContextFrames = ContextFrames ?? p.ContextFrames,
+        ContextNoise = ContextNoise ?? p.ContextNoise,
+        Transformer = Transformer.Apply(p.Transformer),
+    };
+}
+
+/// <summary>Transformer overrides; null keeps the preset's value.</summary>
+public sealed class DynamicsTransformerSection
+{
+    public long? Dim { get; set; }
+    public long? Heads { get; set; }
+    public long? KvHeads { get; set; }
+    public long? Hidden { get; set; }
+    public double? SoftCap { get; set; }
+    public bool? QkNorm { get; set; }
+    public int? Layers { get; set; }
+    public int? TimeEvery { get; set; }
+    public int? Registers { get; set; }
+
+    public SpaceTimeConfig Apply(SpaceTimeConfig p) => p with
+    {
+        Dim = Dim ?? p.Dim,
+        Heads = Heads ?? p.Heads,
+        KvHeads = KvHeads ?? p.KvHeads,
+        Hidden = Hidden ?? p.Hidden,
+        SoftCap = SoftCap ?? p.SoftCap,
+        QkNorm = QkNorm ?? p.QkNorm,
+        Layers = Layers ?? p.Layers,
+        TimeEvery = TimeEvery ?? p.TimeEvery,
+        Registers = Registers ?? p.Registers,
+    };
+}

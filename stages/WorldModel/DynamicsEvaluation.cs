@@ -1,0 +1,126 @@
+using Dreamer.Torch;
+
+namespace Dreamer.WorldModel;
+
+using Torch = Dreamer.Torch.Torch;
+
+/// <summary>
+/// One evaluation of a dynamics model. Metrics (keys): psnr_k{K}_h{h} (open-loop rollout frame h vs the
+/// ground truth, both decoded by the tokenizer), floor_h{h} (the last context frame copied forward),
+/// gain_k{K}_h{h} = psnr - floor, latent_mse_k{K} (over the horizon), flow_loss and action_shuffle_ratio
+/// (finest-step loss with actions shuffled across windows over the loss with the true ones; above 1 means
+/// the model reads its actions). Video: per frame an RGB24 image (ground truth | imagined) of the first window.
+/// </summary>
+public sealed record DynamicsEvalResult(Dictionary<string, double> Metrics, IReadOnlyList<byte[]> Video, int VideoWidth, int VideoHeight, int Windows);
+
+public static class DynamicsEvaluation
+{
+    public static readonly int[] Horizons = [1, 4, 16];
+    public static readonly int[] SamplingSteps = [1, 4];
+
+    /// <param name="tokenizer">Decodes latents to pixels for PSNR and the video; null: latent metrics only.</param>
+    public static DynamicsEvalResult Evaluate(DynamicsModel model, CausalTokenizer? tokenizer, LatentSet data, DynamicsTrainingConfig training,
+        ulong seed, Device device, int videoWindows = 1)
+    {
+        var context = training.EvalContext;
+        var horizon = training.EvalHorizon;
+        var starts = EpisodeWindows.Evenly(data.Episodes, context + horizon, training.EvalWindows);
+        if (starts.Length == 0) throw new ArgumentException($"no validation episode has {context + horizon} frames (EvalContext + EvalHorizon)");
+        using var scope = Torch.NewDisposeScope();
+        using var noGrad = Torch.NoGrad();
+        // Restore each model's mode afterwards: a frozen tokenizer stays in eval mode.
+        var (modelTraining, tokenizerTraining) = (model.Training, tokenizer?.Training ?? false);
+        model.Eval();
+        tokenizer?.Eval();
+        var metrics = new Dictionary<string, double>();
+        var (z, actions, labeled) = data.Gather(starts, context + horizon, device);
+        var contextZ = z.Narrow(1, 0, context);
+        var futureZ = z.Narrow(1, context, horizon);
+        Tensor? truthFrames = null;
+        if (tokenizer != null)
+        {
+            truthFrames = tokenizer.DecodeSequence(z);
+            var last = truthFrames.Narrow(1, context - 1, 1);
+            foreach (var h in Horizons.Where(h => h <= horizon))
+                metrics[$"floor_h{h}"] = MeanPsnr(last, truthFrames.Narrow(1, context + h - 1, 1));
+        }
+        byte[][] video = [];
+        int videoWidth = 0, videoHeight = 0;
+        foreach (var k in SamplingSteps.Where(k => k <= model.Config.KMax))
+        {
+            using var sampler = new DynamicsSampler(model, k, seed: seed);
+            var imagined = sampler.Rollout(contextZ, actions.Narrow(1, 0, context), labeled.Narrow(1, 0, context),
+                actions.Narrow(1, context, horizon), labeled.Narrow(1, context, horizon), horizon);
+            metrics[$"latent_mse_k{k}"] = (imagined - futureZ).Square().Mean().ToDouble();
+            if (tokenizer == null || truthFrames == null) continue;
+            var frames = tokenizer.DecodeSequence(Torch.Cat([contextZ, imagined], 1));
+            foreach (var h in Horizons.Where(h => h <= horizon))
+            {
+                var psnr = MeanPsnr(frames.Narrow(1, context + h - 1, 1), truthFrames.Narrow(1, context + h - 1, 1));
+                metrics[$"psnr_k{k}_h{h}"] = psnr;
+                metrics[$"gain_k{k}_h{h}"] = psnr - metrics[$"floor_h{h}"];
+            }
+            if (k == SamplingSteps.Where(s => s <= model.Config.KMax).Max())
+                (video, videoWidth, videoHeight) = SideBySide(truthFrames, frames, Math.Min(videoWindows, starts.Length));
+        }
+        var (flow, shuffled) = ActionShuffle(model, z, actions, labeled, seed, training.SequenceLength, device);
+        metrics["flow_loss"] = flow;
+        metrics["action_shuffle_ratio"] = shuffled / Math.Max(flow, 1e-12);
+        if (modelTraining) model.Train();
+        if (tokenizerTraining) tokenizer?.Train();
+        return new DynamicsEvalResult(metrics, video, videoWidth, videoHeight, starts.Length);
+    }
+
+    private static double MeanPsnr(Tensor a, Tensor b)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var s = a.Shape;
+        var n = s[0] * s[1];
+        return ImageMetrics.Psnr(a.Reshape(n, -1), b.Reshape(n, -1)).Mean().ToDouble();
+    }
+
+    /// <summary>
+    /// Finest-step (flow) loss of the first SequenceLength frames at every signal level, with the windows'
+    /// own actions and with the actions rolled by one window (same noise): a model that ignores actions scores 1.
+    /// </summary>
+    private static (double Flow, double Shuffled) ActionShuffle(DynamicsModel model, Tensor z, Tensor actions, Tensor labeled, ulong seed,
+        int length, Device device)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var t = (int)Math.Min(length, z.Size(1));
+        var b = z.Size(0);
+        var z1 = z.Narrow(1, 0, t);
+        var a = actions.Narrow(1, 0, t);
+        var l = labeled.Narrow(1, 0, t);
+        var rolledActions = b > 1 ? a.Roll(1, 0) : a;
+        var rolledLabeled = b > 1 ? l.Roll(1, 0) : l;
+        double flow = 0, shuffled = 0;
+        var k = model.Config.KMax;
+        var finest = DynamicsConfig.Log2(k);
+        using var generator = new Generator(seed ^ 0xA5A5A5A5UL, device);
+        using var step = Torch.Full([b, t], finest, DType.Int64, device);
+        for (var level = 0; level < k; level++)
+        {
+            var tau = (double)level / k;
+            using var signal = Torch.Full([b, t], level, DType.Int64, device);
+            var noise = Torch.Randn(z1.Shape, generator, z1.DType, device);
+            var noisy = noise * (1 - tau) + z1 * tau;
+            flow += (model.Forward(noisy, signal, step, a, l) - z1).Square().Mean().ToDouble();
+            shuffled += (model.Forward(noisy, signal, step, rolledActions, rolledLabeled) - z1).Square().Mean().ToDouble();
+        }
+        return (flow / k, shuffled / k);
+    }
+
+    /// <summary>Frames [B, T, H, W, C] in [0, 1] side by side (truth | imagined), windows stacked vertically; RGB24 per frame.</summary>
+    private static (byte[][] Frames, int Width, int Height) SideBySide(Tensor truth, Tensor imagined, int windows)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var pair = Torch.Cat([truth.Narrow(0, 0, windows), imagined.Narrow(0, 0, windows)], 3); // [W, T, H, 2W, C]
+        var s = pair.Shape;
+        var stacked = pair.Permute(1, 0, 2, 3, 4).Reshape(s[1], s[0] * s[2], s[3], s[4]); // [T, windows*H, 2W, C]
+        var bytes = (stacked * 255).Round().Clamp(0, 255).To(DType.UInt8).To(Device.Cpu).Contiguous();
+        var frames = new byte[s[1]][];
+        for (var i = 0; i < frames.Length; i++) frames[i] = bytes.Select(0, i).Contiguous().ToBytes();
+        return (frames, (int)s[3], (int)(s[0] * s[2]));
+    }
+}

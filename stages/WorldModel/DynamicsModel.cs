@@ -1,0 +1,147 @@
+using Dreamer.Torch;
+using Dreamer.Torch.NN;
+
+namespace Dreamer.WorldModel;
+
+using Torch = Dreamer.Torch.Torch;
+
+/// <summary>Shape of the interactive dynamics model over a tokenizer's latents.</summary>
+public sealed record DynamicsConfig
+{
+    public SpaceTimeConfig Transformer { get; init; } = new() { Dim = 128, Heads = 4, KvHeads = 2, Hidden = 352, Layers = 6, TimeEvery = 2, Registers = 2 };
+    /// <summary>N_b and D_b of the tokenizer bottleneck this model reads and writes.</summary>
+    public int LatentTokens { get; init; } = 32;
+    public int LatentDim { get; init; } = 16;
+    /// <summary>Consecutive latent tokens packed into one spatial token (S_z = LatentTokens / Pack).</summary>
+    public int Pack { get; init; } = 2;
+    /// <summary>Finest step grid: d_min = 1/KMax (a power of two).</summary>
+    public int KMax { get; init; } = 8;
+    /// <summary>Frames a frame may see in time attention, itself included (training windows are at most this long).</summary>
+    public int ContextFrames { get; init; } = 16;
+    /// <summary>Noise fraction mixed into context frames at sampling time (the paper's tau_ctx; 0.1 = signal 0.9).</summary>
+    public double ContextNoise { get; init; } = 0.1;
+
+    public int SpatialTokens => LatentTokens / Pack;
+    public int PackedDim => LatentDim * Pack;
+    public int StepLevels => Log2(KMax) + 1;
+    /// <summary>Slots per frame before registers: action, shortcut (signal level + step size), spatial tokens.</summary>
+    public int Slots => 2 + SpatialTokens;
+
+    /// <summary>Signal index the context is labelled with: the grid level nearest to 1 - ContextNoise, below 1.</summary>
+    public int ContextSignal => Math.Clamp((int)Math.Round((1 - ContextNoise) * KMax), 0, KMax - 1);
+
+    public static int Log2(int x) => System.Numerics.BitOperations.Log2((uint)x);
+
+    public IEnumerable<string> Validate(string prefix = "")
+    {
+        if (LatentTokens < 1 || LatentDim < 1) yield return $"{prefix}LatentTokens and LatentDim must be positive (got {LatentTokens}x{LatentDim})";
+        if (Pack < 1 || LatentTokens % Pack != 0) yield return $"{prefix}Pack must divide LatentTokens {LatentTokens} (got {Pack})";
+        if (KMax < 1 || (KMax & (KMax - 1)) != 0) yield return $"{prefix}KMax must be a power of two (got {KMax})";
+        if (ContextFrames < 1) yield return $"{prefix}ContextFrames must be positive (got {ContextFrames})";
+        if (ContextNoise is < 0 or >= 1) yield return $"{prefix}ContextNoise must lie in [0, 1) (got {ContextNoise})";
+        if (Transformer.Dim % 2 != 0) yield return $"{prefix}Transformer:Dim must be even: the shortcut token is signal || step (got {Transformer.Dim})";
+        foreach (var p in Transformer.Validate(prefix + "Transformer:")) yield return p;
+    }
+}
+
+/// <summary>
+/// The dynamics model: per frame one block of tokens [action, shortcut(tau, d), S_z packed latents]
+/// plus registers, through the block-causal space-time transformer; a zero-initialised head reads the
+/// clean latents (x-prediction) out of the spatial slots. The shortcut token is the concatenation of a
+/// signal-level embedding and a step-size embedding (the paper's discrete tau and d).
+/// </summary>
+public sealed class DynamicsModel : Module
+{
+    private readonly Linear _latentIn;
+    private readonly Embedding _signal;
+    private readonly Embedding _step;
+    private readonly ActionEncoder _actions;
+    private readonly SpaceTimeTransformer _transformer;
+    private readonly Linear _head;
+
+    public DynamicsConfig Config { get; }
+    public TokenLayout Layout { get; }
+    public IReadOnlyList<ActionComponentSpec> ActionSpace => _actions.Components;
+    public int ActionColumns { get; }
+
+    public DynamicsModel(DynamicsConfig config, IReadOnlyList<ActionComponentSpec> actionSpace, ParamOptions options = default)
+    {
+        var problems = config.Validate().ToList();
+        if (problems.Count > 0) throw new ArgumentException(string.Join("; ", problems));
+        Config = config;
+        ActionColumns = ActionComponentSpec.TotalColumns(actionSpace);
+        var dim = config.Transformer.Dim;
+        _latentIn = RegisterModule("latent_in", new Linear(config.PackedDim, dim, options: options));
+        _signal = RegisterModule("signal_embed", new Embedding(config.KMax + 1, dim / 2, options));
+        _step = RegisterModule("step_embed", new Embedding(config.StepLevels, dim / 2, options));
+        using (Torch.NoGrad())
+        {
+            _signal.Weight.Normal_(0, 0.02, options.Generator);
+            _step.Weight.Normal_(0, 0.02, options.Generator);
+        }
+        _actions = RegisterModule("action_encoder", new ActionEncoder(actionSpace, dim, options));
+        _transformer = RegisterModule("transformer", new SpaceTimeTransformer(config.Transformer, options));
+        _head = RegisterModule("head", new Linear(dim, config.PackedDim, options: options));
+        // Zero-initialised x-prediction head: the untrained model predicts the mean latent (0), a stable start.
+        using (Torch.NoGrad())
+        {
+            _head.Weight.Zero_();
+            _head.Bias!.Zero_();
+        }
+
+        // Every slot reads every slot of its frame; every slot (registers too) attends to its own past.
+        // RoPE: action and shortcut share position 0, spatial token i sits at column i + 1.
+        var slots = config.Slots;
+        var cols = new long[slots];
+        for (var i = 2; i < slots; i++) cols[i] = i - 1;
+        Layout = new TokenLayout(new int[slots], new[,] { { true } }, 0, new long[slots], cols);
+    }
+
+    public SpaceTimeTransformer Transformer => _transformer;
+
+    /// <summary>A KV cache over the model's context window for frame-by-frame generation.</summary>
+    public SpaceTimeCache NewCache() => _transformer.NewCache(Config.ContextFrames);
+
+    /// <summary>[B, T, N_b, D_b] to [B, T, S_z, Pack * D_b] (consecutive tokens side by side).</summary>
+    public Tensor PackLatents(Tensor z)
+    {
+        var s = z.Shape;
+        return z.Reshape(s[0], s[1], Config.SpatialTokens, Config.PackedDim);
+    }
+
+    public Tensor UnpackLatents(Tensor packed)
+    {
+        var s = packed.Shape;
+        return packed.Reshape(s[0], s[1], Config.LatentTokens, Config.LatentDim);
+    }
+
+    /// <summary>
+    /// Predicts clean latents x1 [B, T, N_b, D_b] from noisy ones. signal: int64 [B, T] level index
+    /// (tau = signal / KMax); step: int64 [B, T] step index e (d = 2^-e); actions: [B, T, columns], the
+    /// action that led INTO each frame (a_{t-1}), null for none; labeled: bool [B, T] (null: all labeled
+    /// when actions are given). Without a cache the T frames start at time 0 with a ContextFrames window;
+    /// with a cache they continue it (commit false: read it without extending it).
+    /// </summary>
+    public Tensor Forward(Tensor noisy, Tensor signal, Tensor step, Tensor? actions, Tensor? labeled, SpaceTimeCache? cache = null, bool commit = true)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var s = noisy.Shape;
+        if (s.Length != 4 || s[2] != Config.LatentTokens || s[3] != Config.LatentDim)
+            throw new ArgumentException($"expected latents [B, T, {Config.LatentTokens}, {Config.LatentDim}], got [{string.Join(", ", s)}]");
+        long b = s[0], t = s[1], dim = Config.Transformer.Dim;
+        if (actions != null && (actions.Size(0) != b || actions.Size(1) != t || actions.Size(2) != ActionColumns))
+            throw new ArgumentException($"expected actions [{b}, {t}, {ActionColumns}], got [{string.Join(", ", actions.Shape)}]");
+        var spatial = _latentIn.Forward(PackLatents(noisy));
+        var action = _actions.Forward(actions, actions == null ? null : labeled, b, t).View(b, t, 1, dim);
+        var shortcut = Torch.Cat([_signal.Forward(signal), _step.Forward(step)], -1).View(b, t, 1, dim);
+        var tokens = Torch.Cat([action, shortcut, spatial], 2);
+        var h = _transformer.Forward(tokens, Layout, cache, cache == null ? Config.ContextFrames : null, commit);
+        var x1 = _head.Forward(h.Narrow(2, 2, Config.SpatialTokens));
+        return UnpackLatents(x1).MoveToOuterScope();
+    }
+
+    /// <summary>Forward FLOPs for [batch, frames] (matrix multiplies; training with bootstrap costs more).</summary>
+    public static double ForwardFlops(DynamicsConfig c, long batch, long frames) =>
+        SpaceTimeTransformer.ForwardFlops(c.Transformer, batch, frames, c.Slots)
+        + 2.0 * batch * frames * c.SpatialTokens * c.PackedDim * c.Transformer.Dim * 2;
+}

@@ -1,0 +1,56 @@
+namespace Dreamer.WorldModel;
+
+/// <summary>A named dynamics recipe: model shape plus training schedule (latent shape comes from the tokenizer).</summary>
+public sealed record DynamicsPreset(string Name, DynamicsConfig Model, DynamicsTrainingConfig Training, string Purpose);
+
+/// <summary>
+/// The dynamics presets. tiny: tests (seconds). small: a 2-core CPU box in about two hours over the small
+/// tokenizer's 32x16 latents. base: a GPU host.
+/// </summary>
+public static class DynamicsPresets
+{
+    public static readonly IReadOnlyList<string> Names = ["tiny", "small", "base"];
+
+    public static DynamicsPreset Get(string name) => name switch
+    {
+        "tiny" => Tiny,
+        "small" => Small,
+        "base" => Base,
+        _ => throw new ArgumentException($"unknown dynamics preset '{name}' (known: {string.Join(", ", Names)})"),
+    };
+
+    public static DynamicsPreset Tiny { get; } = new("tiny",
+        new DynamicsConfig
+        {
+            Transformer = new SpaceTimeConfig { Dim = 32, Heads = 2, KvHeads = 1, Hidden = 64, Layers = 2, TimeEvery = 1, Registers = 1 },
+            Pack = 2, KMax = 4, ContextFrames = 8,
+        },
+        new DynamicsTrainingConfig
+        {
+            Steps = 30, BatchSize = 4, SequenceLength = 4, WarmupSteps = 5, BootstrapStart = 10,
+            EvalEvery = 15, EvalWindows = 2, EvalContext = 2, EvalHorizon = 4, CheckpointEvery = 10,
+        },
+        "tests (seconds)");
+
+    public static DynamicsPreset Small { get; } = new("small",
+        new DynamicsConfig(),
+        new DynamicsTrainingConfig
+        {
+            Steps = 3000, BatchSize = 8, SequenceLength = 8, LearningRate = 3e-4, WarmupSteps = 100, BootstrapStart = 1000,
+            EvalEvery = 250, EvalWindows = 8, EvalContext = 4, EvalHorizon = 16, CheckpointEvery = 250,
+        },
+        "this machine: 2 CPU cores, about two hours");
+
+    public static DynamicsPreset Base { get; } = new("base",
+        new DynamicsConfig
+        {
+            Transformer = new SpaceTimeConfig { Dim = 512, Heads = 8, KvHeads = 4, Hidden = 1376, Layers = 8, TimeEvery = 4, Registers = 4 },
+            Pack = 2, KMax = 8, ContextFrames = 32,
+        },
+        new DynamicsTrainingConfig
+        {
+            Steps = 40_000, BatchSize = 16, SequenceLength = 32, LearningRate = 1e-4, WarmupSteps = 1000, BootstrapStart = 5000,
+            EvalEvery = 2000, EvalWindows = 64, EvalContext = 8, EvalHorizon = 16, CheckpointEvery = 2000,
+        },
+        "a GPU host (Device=cuda)");
+}

@@ -1,0 +1,111 @@
+using Dreamer.Torch;
+
+namespace Dreamer.WorldModel;
+
+using Torch = Dreamer.Torch.Torch;
+
+/// <summary>
+/// Autoregressive generation with a KV cache on the time layers: context frames are corrupted to the
+/// context signal level and cached once; each new frame starts from noise and takes K x-prediction Euler
+/// steps z &lt;- z + d (x^ - z) / (1 - tau) reading the cache without extending it, then is corrupted and
+/// cached like context. B rollouts run side by side (the batch dimension). Deterministic for a generator seed.
+/// </summary>
+public sealed class DynamicsSampler : IDisposable
+{
+    private readonly DynamicsModel _model;
+    private readonly SpaceTimeCache _cache;
+    private readonly Generator _generator;
+    private readonly bool _ownsGenerator;
+
+    /// <param name="steps">K: sampling steps per frame, a power of two dividing KMax.</param>
+    public DynamicsSampler(DynamicsModel model, int steps = 4, Generator? generator = null, ulong seed = 0)
+    {
+        var k = model.Config.KMax;
+        if (steps < 1 || (steps & (steps - 1)) != 0 || steps > k)
+            throw new ArgumentException($"sampling steps must be a power of two in [1, KMax = {k}] (got {steps})");
+        _model = model;
+        Steps = steps;
+        _cache = model.NewCache();
+        _ownsGenerator = generator == null;
+        _generator = generator ?? new Generator(seed, model.Parameters().First().Device);
+    }
+
+    public int Steps { get; }
+
+    /// <summary>Frames seen so far (context and generated).</summary>
+    public long Position => _cache.Position;
+
+    /// <summary>Forgets the context (a new rollout).</summary>
+    public void Reset()
+    {
+        _cache.Reset();
+        Batch = null;
+    }
+
+    /// <summary>
+    /// Feeds context frames z [B, T, N, D] (clean latents) with the actions that led into them
+    /// (actions [B, T, columns] or null; labeled [B, T] or null).
+    /// </summary>
+    public void Observe(Tensor z, Tensor? actions, Tensor? labeled)
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var noGrad = Torch.NoGrad();
+        var c = _model.Config;
+        var tau = c.ContextSignal / (double)c.KMax;
+        var noise = Torch.Randn(z.Shape, _generator, z.DType, z.Device);
+        var corrupted = noise * (1 - tau) + z * tau;
+        var (b, t) = (z.Size(0), z.Size(1));
+        Batch = b;
+        using var signal = Torch.Full([b, t], c.ContextSignal, DType.Int64, z.Device);
+        using var step = Torch.Full([b, t], DynamicsConfig.Log2(c.KMax), DType.Int64, z.Device);
+        _model.Forward(corrupted, signal, step, actions, labeled, _cache).Dispose();
+    }
+
+    /// <summary>Generates the next frame [B, 1, N, D] given the action that leads into it ([B, 1, columns] or null), and caches it.</summary>
+    public Tensor Next(Tensor? action, Tensor? labeled)
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var noGrad = Torch.NoGrad();
+        var c = _model.Config;
+        var device = _model.Parameters().First().Device;
+        var b = action?.Size(0) ?? Batch ?? throw new InvalidOperationException("without an action the batch size comes from Observe; call Observe first");
+        var shape = new long[] { b, 1, c.LatentTokens, c.LatentDim };
+        var z = Torch.Randn(shape, _generator, DType.Float32, device);
+        var stepIndex = DynamicsConfig.Log2(Steps);
+        using var step = Torch.Full([b, 1], stepIndex, DType.Int64, device);
+        for (var i = 0; i < Steps; i++)
+        {
+            var tau = (double)i / Steps;
+            using var signal = Torch.Full([b, 1], i * (c.KMax / Steps), DType.Int64, device);
+            var predicted = _model.Forward(z, signal, step, action, labeled, _cache, commit: false);
+            // x-prediction Euler step; at the last step (1 - tau) = d, so z becomes the prediction itself.
+            z = i == Steps - 1 ? predicted : z + (predicted - z) * ((1.0 / Steps) / (1 - tau));
+        }
+        Observe(z, action, labeled);
+        return z.MoveToOuterScope();
+    }
+
+    /// <summary>Rollouts side by side, from the last Observe (Next needs it when it gets no action).</summary>
+    public long? Batch { get; private set; }
+
+    /// <summary>
+    /// Open-loop rollout: observes context [B, C, N, D] (with its actions), then generates one frame per
+    /// action of futureActions [B, H, columns] (null: H unlabeled frames, horizon required). Returns [B, H, N, D].
+    /// </summary>
+    public Tensor Rollout(Tensor context, Tensor? contextActions, Tensor? contextLabeled, Tensor? futureActions, Tensor? futureLabeled, int horizon)
+    {
+        using var scope = Torch.NewDisposeScope();
+        Reset();
+        Observe(context, contextActions, contextLabeled);
+        var frames = new List<Tensor>(horizon);
+        for (var h = 0; h < horizon; h++)
+            frames.Add(Next(futureActions?.Narrow(1, h, 1), futureLabeled?.Narrow(1, h, 1)));
+        return Torch.Cat(frames.ToArray(), 1).MoveToOuterScope();
+    }
+
+    public void Dispose()
+    {
+        _cache.Dispose();
+        if (_ownsGenerator) _generator.Dispose();
+    }
+}

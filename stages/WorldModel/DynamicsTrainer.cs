@@ -1,0 +1,189 @@
+using System.Text.Json.Nodes;
+using Dreamer.Torch;
+using Dreamer.Torch.NN;
+using Dreamer.Torch.Optim;
+
+namespace Dreamer.WorldModel;
+
+using Torch = Dreamer.Torch.Torch;
+
+/// <summary>How the dynamics model is trained and evaluated.</summary>
+public sealed record DynamicsTrainingConfig
+{
+    public int Steps { get; init; } = 2000;
+    public int BatchSize { get; init; } = 8;
+    /// <summary>Frames per training window (at most the model's ContextFrames).</summary>
+    public int SequenceLength { get; init; } = 8;
+    public double LearningRate { get; init; } = 3e-4;
+    public double MinLearningRateRatio { get; init; } = 0.1;
+    public int WarmupSteps { get; init; } = 100;
+    public double WeightDecay { get; init; } = 0.01;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.95;
+    public double GradClip { get; init; } = 1.0;
+    public DynamicsObjective Objective { get; init; } = DynamicsObjective.Shortcut;
+    /// <summary>Training step from which bootstrap rows are drawn (before it every row is a flow row).</summary>
+    public int BootstrapStart { get; init; } = 500;
+    /// <summary>Share of batch rows on the bootstrap path once enabled (NH/EH: 0.25).</summary>
+    public double BootstrapFraction { get; init; } = 0.25;
+    public int EvalEvery { get; init; } = 250;
+    /// <summary>Validation windows per evaluation (evenly spaced over the split).</summary>
+    public int EvalWindows { get; init; } = 8;
+    /// <summary>Context frames before an open-loop rollout, and the rollout horizon.</summary>
+    public int EvalContext { get; init; } = 4;
+    public int EvalHorizon { get; init; } = 16;
+    public int CheckpointEvery { get; init; } = 250;
+
+    public IEnumerable<string> Validate(string prefix = "")
+    {
+        if (Steps < 1) yield return $"{prefix}Steps must be positive (got {Steps})";
+        if (BatchSize < 1) yield return $"{prefix}BatchSize must be positive (got {BatchSize})";
+        if (SequenceLength < 1) yield return $"{prefix}SequenceLength must be positive (got {SequenceLength})";
+        if (LearningRate <= 0) yield return $"{prefix}LearningRate must be positive (got {LearningRate})";
+        if (MinLearningRateRatio is < 0 or > 1) yield return $"{prefix}MinLearningRateRatio must lie in [0, 1] (got {MinLearningRateRatio})";
+        if (WarmupSteps < 0 || WarmupSteps > Steps) yield return $"{prefix}WarmupSteps must lie in [0, Steps] (got {WarmupSteps})";
+        if (WeightDecay < 0) yield return $"{prefix}WeightDecay must not be negative (got {WeightDecay})";
+        if (Beta1 is < 0 or >= 1 || Beta2 is < 0 or >= 1) yield return $"{prefix}Beta1 and Beta2 must lie in [0, 1) (got {Beta1}, {Beta2})";
+        if (GradClip <= 0) yield return $"{prefix}GradClip must be positive (got {GradClip})";
+        if (BootstrapStart < 0) yield return $"{prefix}BootstrapStart must not be negative (got {BootstrapStart})";
+        if (BootstrapFraction is < 0 or > 1) yield return $"{prefix}BootstrapFraction must lie in [0, 1] (got {BootstrapFraction})";
+        if (EvalEvery < 1) yield return $"{prefix}EvalEvery must be positive (got {EvalEvery})";
+        if (EvalWindows < 1) yield return $"{prefix}EvalWindows must be positive (got {EvalWindows})";
+        if (EvalContext < 1) yield return $"{prefix}EvalContext must be positive (got {EvalContext})";
+        if (EvalHorizon < 1) yield return $"{prefix}EvalHorizon must be positive (got {EvalHorizon})";
+        if (CheckpointEvery < 1) yield return $"{prefix}CheckpointEvery must be positive (got {CheckpointEvery})";
+    }
+}
+
+public readonly record struct DynamicsStepResult(long Step, double Loss, double Flow, double Bootstrap, double GradNorm, double LearningRate);
+
+/// <summary>
+/// The dynamics training loop on an in-memory <see cref="LatentSet"/>: windows of consecutive frames,
+/// shortcut forcing, AdamW with warmup + cosine and gradient clipping. <see cref="CaptureState"/> holds
+/// everything a resumed run needs (weights, moments, the noise generator, the data cursor), so N steps
+/// equal N/2 + resume + N/2 bit for bit.
+/// </summary>
+public sealed class DynamicsTrainer : IDisposable
+{
+    private readonly LatentSet _train;
+    private readonly int[] _windows;
+    private WindowSampler _sampler;
+    private readonly Generator _generator;
+    private readonly AdamW _optimizer;
+    private readonly LrSchedule _schedule;
+    private readonly Tensor[] _parameters;
+
+    public DynamicsTrainer(DynamicsConfig model, IReadOnlyList<ActionComponentSpec> actions, DynamicsTrainingConfig training, LatentSet train,
+        ulong seed, Device? device = null)
+    {
+        var problems = model.Validate().Concat(training.Validate()).ToList();
+        if (training.SequenceLength > model.ContextFrames)
+            problems.Add($"SequenceLength {training.SequenceLength} exceeds the model's ContextFrames {model.ContextFrames}");
+        if (train.Tokens != model.LatentTokens || train.Dim != model.LatentDim)
+            problems.Add($"latents are {train.Tokens}x{train.Dim} but the model expects {model.LatentTokens}x{model.LatentDim}");
+        if (train.Columns != ActionComponentSpec.TotalColumns(actions))
+            problems.Add($"latents carry {train.Columns} action columns but the action space has {ActionComponentSpec.TotalColumns(actions)}");
+        if (problems.Count > 0) throw new ArgumentException(string.Join("; ", problems));
+        ModelConfig = model;
+        Training = training;
+        Device = device ?? Device.Cpu;
+        Seed = seed;
+        _train = train;
+        _windows = train.WindowStarts(training.SequenceLength);
+        _sampler = new WindowSampler(_windows.Length, seed);
+        using (var init = new Generator(seed, Device.Cpu))
+            Model = new DynamicsModel(model, actions, new ParamOptions(Generator: init));
+        if (Device != Device.Cpu) Model.To(Device);
+        _generator = new Generator(seed ^ 0x9E3779B97F4A7C15UL, Device);
+        _parameters = Model.Parameters().ToArray();
+        _optimizer = new AdamW(Model, training.LearningRate, training.Beta1, training.Beta2, 1e-8, training.WeightDecay);
+        _schedule = LrSchedule.WarmupCosine(training.LearningRate, training.WarmupSteps, training.Steps,
+            training.LearningRate * training.MinLearningRateRatio);
+    }
+
+    public DynamicsModel Model { get; }
+    public DynamicsConfig ModelConfig { get; }
+    public DynamicsTrainingConfig Training { get; }
+    public Device Device { get; }
+    public ulong Seed { get; }
+    public long Step { get; private set; }
+    public int TrainingWindows => _windows.Length;
+    public bool Done => Step >= Training.Steps;
+
+    /// <summary>Bootstrap share of rows at the current step.</summary>
+    public double BootstrapFraction => Step >= Training.BootstrapStart ? Training.BootstrapFraction : 0;
+
+    public DynamicsStepResult TrainStep()
+    {
+        using var scope = Torch.NewDisposeScope();
+        Model.Train();
+        var t = Training;
+        var starts = _sampler.Next(t.BatchSize).Select(i => _windows[i]).ToArray();
+        var (z1, actions, labeled) = _train.Gather(starts, t.SequenceLength, Device);
+        using var draw = ShortcutForcing.Draw(ModelConfig, t.Objective, t.BatchSize, t.SequenceLength, BootstrapFraction, _generator, Device);
+        var result = ShortcutForcing.Compute(Model, z1, actions, labeled, draw, _generator);
+        var lossValue = result.Loss.ToDouble();
+        if (!double.IsFinite(lossValue))
+            throw new NonFiniteLossException(Step, $"flow {result.Flow}, bootstrap {result.Bootstrap}");
+        _optimizer.ZeroGrad();
+        result.Loss.Backward();
+        var norm = GradClip.ClipGradNorm(_parameters, t.GradClip);
+        if (!double.IsFinite(norm)) throw new NonFiniteLossException(Step, $"gradient norm {norm}");
+        var lr = _schedule.At(Step);
+        _optimizer.LearningRate = lr;
+        _optimizer.Step();
+        Step++;
+        return new DynamicsStepResult(Step, lossValue, result.Flow, result.Bootstrap, norm, lr);
+    }
+
+    /// <summary>Throws <see cref="NonFiniteLossException"/> when any weight is NaN or infinite (never checkpoint those).</summary>
+    public void EnsureFiniteWeights()
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var noGrad = Torch.NoGrad();
+        foreach (var (name, p) in Model.NamedParameters())
+            if (p.IsFinite().LogicalNot().Any().ToBoolean())
+                throw new NonFiniteLossException(Step, $"parameter {name} is not finite after the update");
+    }
+
+    /// <summary>Weights, optimizer moments (copies the caller disposes) and a JSON state with "step", "rng" and "cursor".</summary>
+    public (Dictionary<string, Tensor> Model, Dictionary<string, Tensor> Optimizer, JsonObject State) CaptureState()
+    {
+        string rng;
+        using (Torch.NewDisposeScope()) rng = Convert.ToBase64String(_generator.GetState().To(Device.Cpu).ToBytes());
+        var state = new JsonObject
+        {
+            ["step"] = Step,
+            ["rng"] = new JsonObject { ["noise_generator"] = rng },
+            ["cursor"] = new JsonObject
+            {
+                ["seed"] = Seed, ["epoch"] = _sampler.Epoch, ["position"] = _sampler.Position, ["windows"] = _windows.Length,
+            },
+        };
+        return (Model.StateDict(), _optimizer.StateDict(), state);
+    }
+
+    public void RestoreState(IReadOnlyDictionary<string, Tensor> model, IReadOnlyDictionary<string, Tensor> optimizer, JsonObject state)
+    {
+        var cursor = state["cursor"]!.AsObject();
+        var windows = cursor["windows"]!.GetValue<int>();
+        if (windows != _windows.Length)
+            throw new InvalidDataException($"checkpoint was taken with {windows} training windows, the data now gives {_windows.Length}");
+        if (cursor["seed"]!.GetValue<ulong>() != Seed)
+            throw new InvalidDataException($"checkpoint was taken with seed {cursor["seed"]}, this run uses {Seed}");
+        Model.LoadStateDict(model);
+        _optimizer.LoadStateDict(optimizer);
+        Step = state["step"]!.GetValue<long>();
+        _sampler = new WindowSampler(_windows.Length, Seed, cursor["epoch"]!.GetValue<long>(), cursor["position"]!.GetValue<int>());
+        var bytes = Convert.FromBase64String(state["rng"]!["noise_generator"]!.GetValue<string>());
+        using var rng = Tensor.FromBytes(bytes, DType.UInt8, bytes.Length);
+        _generator.SetState(rng);
+    }
+
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _generator.Dispose();
+        Model.Dispose();
+    }
+}

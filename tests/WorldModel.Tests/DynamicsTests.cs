@@ -1,0 +1,290 @@
+using System.Text.Json.Nodes;
+using Dreamer.Torch;
+using Dreamer.Torch.NN;
+
+namespace Dreamer.WorldModel.Tests;
+
+using Torch = Dreamer.Torch.Torch;
+
+public sealed class DynamicsTests
+{
+    internal static readonly DynamicsConfig Tiny = new()
+    {
+        Transformer = new SpaceTimeConfig { Dim = 32, Heads = 2, KvHeads = 1, Hidden = 64, Layers = 2, TimeEvery = 1, Registers = 1 },
+        LatentTokens = 4, LatentDim = 3, Pack = 2, KMax = 4, ContextFrames = 6,
+    };
+
+    internal static readonly IReadOnlyList<ActionComponentSpec> Moves =
+        [new ActionComponentSpec("command", ActionKind.Categorical, ["noop", "left", "right", "up"])];
+
+    /// <summary>
+    /// Latents that follow the actions: a position moved by left/right/up, encoded in the latent values,
+    /// so the next frame is predictable only from the action (and the past).
+    /// </summary>
+    internal static LatentSet ActionWorld(int episodes, int length, int seed, int tokens = 4, int dim = 3)
+    {
+        var random = new Random(seed);
+        var n = episodes * length;
+        var z = new float[n * tokens * dim];
+        var actions = new float[n];
+        var labeled = new bool[n];
+        var ids = new int[n];
+        for (var e = 0; e < episodes; e++)
+        {
+            double x = random.NextDouble() - 0.5, y = random.NextDouble() - 0.5;
+            for (var t = 0; t < length; t++)
+            {
+                var row = e * length + t;
+                ids[row] = e;
+                for (var k = 0; k < tokens; k++)
+                    for (var d = 0; d < dim; d++)
+                        z[(row * tokens + k) * dim + d] = (float)Math.Tanh(((k + d) % 2 == 0 ? x : y) * (1 + k) + 0.1 * d);
+                var action = random.Next(4);
+                actions[row] = action;
+                labeled[row] = true;
+                if (action == 1) x -= 0.3;
+                if (action == 2) x += 0.3;
+                if (action == 3) y += 0.3;
+                x = Math.Clamp(x, -0.8, 0.8);
+                y = Math.Clamp(y, -0.8, 0.8);
+            }
+        }
+        return new LatentSet(Tensor.From<float>(z.AsSpan(), n, tokens, dim), actions, labeled, ids, 1);
+    }
+
+    [Fact]
+    public void LatentWindowsCarryTheActionThatLedIntoEachFrame()
+    {
+        var z = Torch.Arange(6, DType.Float32).View(6, 1, 1);
+        using var set = new LatentSet(z, [10, 11, 12, 20, 21, 22], [true, false, true, true, true, true], [0, 0, 0, 1, 1, 1], 1);
+        var (latents, actions, labeled) = set.Gather([0, 3], 3, Device.Cpu);
+        Assert.Equal([0f, 1, 2, 3, 4, 5], latents.Flatten().ToArray<float>());
+        // Frame 0 of an episode has no preceding action; frame t gets row t-1's action and its label.
+        Assert.Equal([0f, 10, 11, 0, 20, 21], actions.Flatten().ToArray<float>());
+        Assert.Equal([false, true, false, false, true, true], labeled.Flatten().ToArray<bool>());
+    }
+
+    [Fact]
+    public void ForwardIsBlockCausalAndTheCachedPathAgrees()
+    {
+        using var generator = new Generator(1);
+        using var model = new DynamicsModel(Tiny, Moves, new ParamOptions(Generator: generator));
+        using (Torch.NoGrad())
+            foreach (var (name, p) in model.NamedParameters().Where(p => p.Name.StartsWith("head")))
+                p.Normal_(0, 0.5, generator); // the zero-initialised head would hide everything
+        using var scope = Torch.NewDisposeScope();
+        var z = Torch.Randn([2, 5, 4, 3], generator);
+        var signal = Torch.Randint(0, 5, [2, 5], generator);
+        var step = Torch.Randint(0, 3, [2, 5], generator);
+        var actions = Torch.Randint(0, 4, [2, 5, 1], generator).To(DType.Float32);
+        var labeled = Torch.Rand([2, 5], generator) < 0.7;
+        var full = model.Forward(z, signal, step, actions, labeled);
+
+        // Changing frame 3 (latents and action) leaves frames 0..2 untouched and changes frame 3.
+        var z2 = z.Clone();
+        z2.Narrow(1, 3, 1).Add_(1.0);
+        var a2 = actions.Clone();
+        a2.Narrow(1, 3, 1).Fill_(3);
+        var changed = model.Forward(z2, signal, step, a2, labeled);
+        Assert.True((full.Narrow(1, 0, 3) - changed.Narrow(1, 0, 3)).Abs().Max().ToDouble() == 0, "a future frame leaked into the past");
+        Assert.True((full.Narrow(1, 3, 1) - changed.Narrow(1, 3, 1)).Abs().Max().ToDouble() > 1e-4, "frame 3 did not read its own input");
+
+        // Frame by frame through the KV cache equals the full forward; an uncommitted step leaves the cache as it was.
+        using var cache = model.NewCache();
+        var parts = new List<Tensor>();
+        for (var t = 0; t < 5; t++)
+        {
+            if (t == 2) model.Forward(z.Narrow(1, t, 1) * 3, signal.Narrow(1, t, 1), step.Narrow(1, t, 1), actions.Narrow(1, t, 1), labeled.Narrow(1, t, 1), cache, commit: false);
+            parts.Add(model.Forward(z.Narrow(1, t, 1), signal.Narrow(1, t, 1), step.Narrow(1, t, 1), actions.Narrow(1, t, 1), labeled.Narrow(1, t, 1), cache));
+        }
+        var cached = Torch.Cat(parts.ToArray(), 1);
+        Assert.True((full - cached).Abs().Max().ToDouble() < 1e-5, $"cached path differs by {(full - cached).Abs().Max().ToDouble()}");
+    }
+
+    [Fact]
+    public void UnlabeledFramesGetTheBaseActionAlone()
+    {
+        using var generator = new Generator(2);
+        using var encoder = new ActionEncoder(Moves, 8, new ParamOptions(Generator: generator));
+        using var scope = Torch.NewDisposeScope();
+        var actions = Tensor.From<float>([0f, 1, 2], 1, 3, 1);
+        var labeled = Tensor.From<bool>([true, false, true], 1, 3);
+        var encoded = encoder.Forward(actions, labeled, 1, 3);
+        var none = encoder.Forward(null, null, 1, 3);
+        Assert.True((encoded.Select(1, 1) - none.Select(1, 1)).Abs().Max().ToDouble() == 0);
+        Assert.True((encoded.Select(1, 0) - encoded.Select(1, 2)).Abs().Max().ToDouble() > 1e-4, "different classes, same encoding");
+    }
+
+    [Fact]
+    public void DrawsFollowThePaperGrids()
+    {
+        using var generator = new Generator(3);
+        var config = Tiny with { KMax = 8 };
+        using var draw = ShortcutForcing.Draw(config, DynamicsObjective.Shortcut, 400, 4, 0.25, generator, Device.Cpu);
+        var signal = draw.Signal.Flatten().ToArray<long>();
+        var step = draw.Step.Flatten().ToArray<long>();
+        var boot = draw.Bootstrap.Flatten().ToArray<bool>();
+        var tau = draw.Tau.Flatten().ToArray<float>();
+        for (var i = 0; i < signal.Length; i++)
+        {
+            var units = 8 >> (int)step[i];
+            Assert.Equal(0, signal[i] % units); // tau on the step's grid
+            Assert.InRange(signal[i], 0, 7); // tau = 1 never occurs
+            Assert.Equal(signal[i] / 8.0, tau[i], 6);
+            Assert.Equal(boot[i], step[i] < 3); // bootstrap frames have d > d_min, flow frames d = d_min
+        }
+        // Whole rows take the bootstrap path, about a quarter of them.
+        for (var row = 0; row < 400; row++) Assert.True(boot.Skip(row * 4).Take(4).Distinct().Count() == 1);
+        var share = boot.Count(b => b) / (double)boot.Length;
+        Assert.InRange(share, 0.17, 0.33);
+        Assert.Contains(0L, step); // d = 1 is drawn
+        Assert.Contains(7L, signal);
+    }
+
+    [Fact]
+    public void BootstrapTargetMatchesAHandComputedCase()
+    {
+        // A model that predicts the constant c everywhere (zero head weights, bias c) makes every term closed-form.
+        const double c = 0.3;
+        using var init = new Generator(4);
+        using var model = new DynamicsModel(Tiny, Moves, new ParamOptions(Generator: init));
+        using (Torch.NoGrad())
+            foreach (var (name, p) in model.NamedParameters().Where(p => p.Name == "head.bias")) p.Fill_(c);
+        using var scope = Torch.NewDisposeScope();
+        var z1 = Torch.Randn([1, 1, 4, 3], init);
+        // One bootstrap frame: KMax 4, d = 1/2 (e = 1), tau = 1/2 (signal 2).
+        using var draw = new ShortcutDraw(Tensor.From<long>([2L], 1, 1), Tensor.From<long>([1L], 1, 1), Tensor.From<bool>([true], 1, 1),
+            Tensor.From<bool>([true], 1, 1), Tensor.From<float>([0.5f], 1, 1));
+        using var g1 = new Generator(77);
+        var result = ShortcutForcing.Compute(model, z1, null, null, draw, g1);
+
+        using var g2 = new Generator(77);
+        var z0 = Torch.Randn([1, 1, 4, 3], g2).Flatten().ToArray<float>();
+        var x1 = z1.Flatten().ToArray<float>();
+        double tau = 0.5, half = 0.25, expected = 0;
+        for (var i = 0; i < x1.Length; i++)
+        {
+            var noisy = (1 - tau) * z0[i] + tau * x1[i];
+            var b1 = (c - noisy) / (1 - tau);
+            var middle = noisy + b1 * half;
+            var b2 = (c - middle) / (1 - tau - half);
+            var v = (b1 + b2) / 2;
+            var student = (c - noisy) / (1 - tau);
+            expected += Math.Pow(1 - tau, 2) * Math.Pow(student - v, 2);
+        }
+        expected /= x1.Length;
+        Assert.Equal(expected, result.Bootstrap, 5);
+        Assert.True(double.IsNaN(result.Flow));
+        // Weighted by w(tau) = 0.9 tau + 0.1 over the one scored frame.
+        Assert.Equal(expected * (0.9 * tau + 0.1), result.Loss.ToDouble(), 5);
+    }
+
+    [Fact]
+    public void LossDecreasesAndActionsGetUsedOnATinyDataset()
+    {
+        using var data = ActionWorld(16, 12, 5);
+        var training = new DynamicsTrainingConfig
+        {
+            Steps = 200, BatchSize = 8, SequenceLength = 4, LearningRate = 3e-3, WarmupSteps = 10, BootstrapStart = 100,
+            EvalWindows = 8, EvalContext = 2, EvalHorizon = 4,
+        };
+        using var trainer = new DynamicsTrainer(Tiny, Moves, training, data, 6);
+        var before = DynamicsEvaluation.Evaluate(trainer.Model, null, data, training, 1, Device.Cpu);
+        var losses = new List<double>();
+        while (!trainer.Done) losses.Add(trainer.TrainStep().Flow);
+        var after = DynamicsEvaluation.Evaluate(trainer.Model, null, data, training, 1, Device.Cpu);
+        var early = losses.Take(10).Where(double.IsFinite).Average();
+        var late = losses.TakeLast(20).Where(double.IsFinite).Average();
+        Assert.True(late < 0.5 * early, $"flow loss {early:0.0000} -> {late:0.0000}");
+        var summary = string.Join(", ", after.Metrics.Select(m => $"{m.Key}={m.Value:0.0000}"));
+        Assert.True(after.Metrics["latent_mse_k4"] < 0.6 * before.Metrics["latent_mse_k4"],
+            $"rollout latent MSE {before.Metrics["latent_mse_k4"]:0.0000} -> {after.Metrics["latent_mse_k4"]:0.0000}; {summary}");
+        Assert.True(after.Metrics["action_shuffle_ratio"] > 1.05, $"action shuffle ratio {after.Metrics["action_shuffle_ratio"]:0.000}; {summary}");
+    }
+
+    [Fact]
+    public void SamplerIsDeterministicForASeed()
+    {
+        using var data = ActionWorld(2, 10, 7);
+        using var init = new Generator(8);
+        using var model = new DynamicsModel(Tiny, Moves, new ParamOptions(Generator: init));
+        using (Torch.NoGrad())
+            foreach (var (name, p) in model.NamedParameters().Where(p => p.Name.StartsWith("head"))) p.Normal_(0, 0.3, init);
+        using var scope = Torch.NewDisposeScope();
+        var (z, actions, labeled) = data.Gather([0, 10], 8, Device.Cpu);
+        Tensor Roll(ulong seed, int steps)
+        {
+            using var sampler = new DynamicsSampler(model, steps, seed: seed);
+            return sampler.Rollout(z.Narrow(1, 0, 3), actions.Narrow(1, 0, 3), labeled.Narrow(1, 0, 3),
+                actions.Narrow(1, 3, 5), labeled.Narrow(1, 3, 5), 5);
+        }
+        var a = Roll(11, 4);
+        Assert.Equal([2L, 5, 4, 3], a.Shape);
+        Assert.Equal(a.Flatten().ToArray<float>(), Roll(11, 4).Flatten().ToArray<float>());
+        Assert.NotEqual(a.Flatten().ToArray<float>(), Roll(12, 4).Flatten().ToArray<float>());
+        Assert.NotEqual(a.Flatten().ToArray<float>(), Roll(11, 1).Flatten().ToArray<float>());
+        Assert.Throws<ArgumentException>(() => new DynamicsSampler(model, 3));
+    }
+
+    [Fact]
+    public void ResumeFromHalfwayGivesBitIdenticalWeights()
+    {
+        using var data = ActionWorld(4, 10, 9);
+        var training = new DynamicsTrainingConfig { Steps = 12, BatchSize = 4, SequenceLength = 4, WarmupSteps = 2, BootstrapStart = 4 };
+        using var straight = new DynamicsTrainer(Tiny, Moves, training, data, 10);
+        while (!straight.Done) straight.TrainStep();
+
+        Dictionary<string, Tensor> model, optimizer;
+        JsonObject state;
+        var files = new List<SafetensorsFile>();
+        try
+        {
+            using (var first = new DynamicsTrainer(Tiny, Moves, training, data, 10))
+            {
+                for (var i = 0; i < 6; i++) first.TrainStep();
+                var (m, o, s) = first.CaptureState();
+                model = RoundTrip(m, files);
+                optimizer = RoundTrip(o, files);
+                foreach (var t in o.Values) t.Dispose();
+                state = JsonNode.Parse(s.ToJsonString())!.AsObject();
+            }
+            using var resumed = new DynamicsTrainer(Tiny, Moves, training, data, 10);
+            resumed.RestoreState(model, optimizer, state);
+            while (!resumed.Done) resumed.TrainStep();
+            foreach (var (name, p) in straight.Model.NamedParameters())
+            {
+                var other = resumed.Model.StateDict()[name];
+                Assert.True(p.Flatten().ToArray<float>().SequenceEqual(other.Flatten().ToArray<float>()), $"{name} differs after resume");
+            }
+        }
+        finally
+        {
+            foreach (var f in files) f.Dispose();
+        }
+    }
+
+    private static Dictionary<string, Tensor> RoundTrip(IReadOnlyDictionary<string, Tensor> tensors, List<SafetensorsFile> keep)
+    {
+        using var stream = new MemoryStream();
+        Safetensors.Save(stream, tensors);
+        stream.Position = 0;
+        var file = Safetensors.Load(stream);
+        keep.Add(file);
+        return file.Tensors;
+    }
+
+    [Fact]
+    public void DynamicsFileRoundTripsConfigActionsAndWeights()
+    {
+        using var init = new Generator(12);
+        using var model = new DynamicsModel(Tiny, Moves, new ParamOptions(Generator: init));
+        using var stream = new MemoryStream();
+        DynamicsFile.Save(stream, model);
+        stream.Position = 0;
+        using var loaded = DynamicsFile.Load(stream);
+        Assert.Equal(model.Config, loaded.Config);
+        Assert.Equal("left", loaded.ActionSpace[0].Labels[1]);
+        foreach (var (name, p) in model.NamedParameters())
+            Assert.Equal(p.Flatten().ToArray<float>(), loaded.StateDict()[name].Flatten().ToArray<float>());
+    }
+}
