@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent machine setup: installs only what is missing, builds the native shim.
 # Usage: infra/setup.sh [--test] [--bench] [--quiet]
-#   --test   also install what the test suite uses (the python3-torch peer)
+#   --test   also install what the test suite uses (the python3-torch peer; chromium for the play UI tests)
 #   --bench  also install the benchmark peers (python3-torch)
 # On a machine already set up this takes a few seconds.
 set -uo pipefail
@@ -36,7 +36,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- apt packages -----------------------------------------------------------
 APT_PACKAGES=(libtorch-dev libopenblas0-pthread ffmpeg libzstd1 cmake g++ make curl)
-[ "$WANT_TEST" = 1 ] && APT_PACKAGES+=(python3-torch python3-numpy)
+# chromium: the `dreamer play` tests drive the page in headless Chromium over the DevTools protocol.
+[ "$WANT_TEST" = 1 ] && APT_PACKAGES+=(python3-torch python3-numpy chromium)
 [ "$WANT_BENCH" = 1 ] && APT_PACKAGES+=(python3-torch python3-numpy)
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 

@@ -6,7 +6,7 @@ namespace Dreamer.Cli;
 
 /// <summary>
 /// `dreamer demo`, the README's main job: collect a small dataset from the built-in game, run the demo
-/// pipeline (ingest -> tokenize) on the local store exactly as nightly runs it, and say where to look.
+/// pipeline (ingest -> tokenize -> train-dynamics) on the local store exactly as nightly runs it, and say where to look.
 /// Rerunning it reuses everything already committed.
 /// </summary>
 internal static class DemoCommand
@@ -50,11 +50,15 @@ internal static class DemoCommand
                     Console.WriteLine($"  {stage.Stage,-16} {s.DisplayUri}/{StorePaths.ArtifactPrefix(m.Stage, m.ArtifactId)}  {metrics}");
                     foreach (var png in m.Outputs.Where(o => o.Path.EndsWith(".png", StringComparison.Ordinal)))
                         Console.WriteLine($"  {"",16} reconstructions: {s.DisplayUri}/{StorePaths.ArtifactPrefix(m.Stage, m.ArtifactId)}{png.Path}");
+                    foreach (var mp4 in m.Outputs.Where(o => o.Path.EndsWith(".mp4", StringComparison.Ordinal)))
+                        Console.WriteLine($"  {"",16} rollouts (truth | imagined): {s.DisplayUri}/{StorePaths.ArtifactPrefix(m.Stage, m.ArtifactId)}{mp4.Path}");
                 }
             var last = definition.Stages[^1].Stage;
             Console.WriteLine($"  lineage          ./dreamer lineage {(await catalog.LatestAsync(last, ct))?.Manifest.ArtifactId} --store {storeUri}");
             Console.WriteLine($"  status           ./dreamer status --store {storeUri}");
             Console.WriteLine($"  run record       {s.DisplayUri}/{NightlyRunner.RunsPrefix} (pipeline {record["runId"]})");
+            if (definition.Stages.Any(st => st.Stage == "train-dynamics"))
+                Console.WriteLine($"  play             ./dreamer play --store {storeUri}   (then open the printed http://127.0.0.1 address)");
             return 0;
         });
         return command;

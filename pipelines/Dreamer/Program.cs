@@ -12,6 +12,7 @@ root.Subcommands.Add(PipelineCommands.Run());
 root.Subcommands.Add(PipelineCommands.Status());
 root.Subcommands.Add(LineageCommands.Create());
 root.Subcommands.Add(ParquetCommands.Create());
+root.Subcommands.Add(PlayCommand.Create());
 // SIGINT/SIGTERM cancel the command's token; the command then checkpoints and exits 130. Registered before
 // anything runs (System.CommandLine registers only after an action's synchronous start, and would force an
 // exit 2 s after the signal, killing a checkpoint write mid-way: the grace period belongs to the scheduler).

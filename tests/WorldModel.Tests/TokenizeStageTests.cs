@@ -49,11 +49,13 @@ public sealed class FramesStore : IDisposable
                 batch.EpisodeId[i] = ep.Id;
                 batch.FrameIndex[i] = i;
                 ep.Frames.AsSpan(i * GameFrames.FrameBytes, GameFrames.FrameBytes).CopyTo(batch.Image(i));
-                batch.Int32Action(0)[i] = ep.Actions[i];
-                batch.HasAction[i] = i > 0;
-                batch.Reward[i] = ep.Rewards[i];
-                batch.HasReward[i] = true;
-                batch.Done[i] = ep.Done[i];
+                // FRAMES_TABLE.md: a row holds the action taken after seeing its frame and the reward it earned.
+                var next = i + 1 < ep.Length;
+                batch.Int32Action(0)[i] = next ? ep.Actions[i + 1] : 0;
+                batch.HasAction[i] = next;
+                batch.Reward[i] = next ? ep.Rewards[i + 1] : 0;
+                batch.HasReward[i] = next;
+                batch.Done[i] = i == ep.Length - 1;
                 batch.SourceFile[i] = $"raw/test/{ep.Id}.mp4";
                 batch.SourceOffset[i] = i;
                 batch.Split[i] = SplitOf(e);
@@ -169,10 +171,11 @@ public sealed class TokenizeStageTests(TokenizedStore tokenized) : IClassFixture
         {
             var e = fixture.Episodes.Select((ep, k) => (ep, k)).Single(x => x.ep.Id == b.EpisodeId[i]);
             var f = b.FrameIndex[i];
-            Assert.Equal(e.ep.Actions[f], b.Actions[0] is int[] a ? a[i] : -1);
-            Assert.Equal(f > 0, b.HasAction[i]);
-            Assert.Equal(e.ep.Rewards[f], b.Reward[i]);
-            Assert.Equal(e.ep.Done[f], b.Done[i]);
+            var next = f + 1 < e.ep.Length;
+            Assert.Equal(next ? e.ep.Actions[f + 1] : 0, b.Actions[0] is int[] a ? a[i] : -1);
+            Assert.Equal(next, b.HasAction[i]);
+            Assert.Equal(next ? e.ep.Rewards[f + 1] : 0, b.Reward[i]);
+            Assert.Equal(!next, b.Done[i]);
             Assert.Equal(f == 0, b.IsFirst[i]);
             Assert.Equal(FramesStore.SplitOf(e.k), b.Split[i]);
         }
