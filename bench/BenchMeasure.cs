@@ -13,6 +13,27 @@ public static class BenchMeasure
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
+    /// <summary>Median seconds of <paramref name="action"/> over <paramref name="reps"/> timed runs after <paramref name="warmup"/> untimed ones.</summary>
+    public static double MedianSeconds(Action action, int warmup, int reps)
+    {
+        for (var i = 0; i < warmup; i++) action();
+        var times = new List<double>();
+        for (var i = 0; i < reps; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            action();
+            times.Add(clock.Elapsed.TotalSeconds);
+        }
+        return Median(times);
+    }
+
+    /// <summary>FLOP/s of a 1024 x 1024 float32 matmul measured now: the reference model FLOP utilisation divides by.</summary>
+    public static double MatmulPeak(bool quick)
+    {
+        const long n = 1024;
+        return 2.0 * n * n * n / Matmul(n, quick ? 3 : 7);
+    }
+
     /// <summary>Median seconds of an n x n float32 matmul (the machine's measured peak for MFU).</summary>
     public static double Matmul(long n, int reps)
     {
@@ -27,5 +48,25 @@ public static class BenchMeasure
             times.Add(clock.Elapsed.TotalSeconds);
         }
         return Median(times);
+    }
+}
+
+/// <summary>The options the model benchmarks (tokenize, dynamics) share: --quick, --preset tiny|small|base, --threads N.</summary>
+public sealed record ModelBenchOptions(bool Quick, string Preset, int Threads)
+{
+    /// <summary>Parses the options and sets libtorch's threads; null, after saying why on stderr, for an unknown preset.</summary>
+    public static ModelBenchOptions? Parse(string bench, string[] args, IReadOnlyList<string> presets)
+    {
+        var quick = args.Contains("--quick");
+        string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        var preset = Option("--preset") ?? "small";
+        if (!presets.Contains(preset))
+        {
+            Console.Error.WriteLine($"bench {bench}: unknown preset '{preset}' (known: {string.Join(", ", presets)})");
+            return null;
+        }
+        var threads = int.TryParse(Option("--threads"), out var t) && t > 0 ? t : Environment.ProcessorCount;
+        Torch.NumThreads = threads;
+        return new ModelBenchOptions(quick, preset, threads);
     }
 }

@@ -17,16 +17,8 @@ public static class DynamicsBench
 {
     public static Task<int> RunAsync(string[] args)
     {
-        var quick = args.Contains("--quick");
-        string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
-        var presetName = Option("--preset") ?? "small";
-        if (!DynamicsPresets.Names.Contains(presetName))
-        {
-            Console.Error.WriteLine($"bench dynamics: unknown preset '{presetName}' (known: {string.Join(", ", DynamicsPresets.Names)})");
-            return Task.FromResult(2);
-        }
-        var threads = int.TryParse(Option("--threads"), out var t) && t > 0 ? t : Environment.ProcessorCount;
-        Torch.NumThreads = threads;
+        if (ModelBenchOptions.Parse("dynamics", args, DynamicsPresets.Names) is not { } options) return Task.FromResult(2);
+        var (quick, presetName, threads) = options;
         var preset = DynamicsPresets.Get(presetName);
         var tokenizerConfig = TokenizerPresets.Get(presetName).Model;
         var config = preset.Model with { LatentTokens = tokenizerConfig.Latents, LatentDim = tokenizerConfig.LatentDim };
@@ -35,21 +27,11 @@ public static class DynamicsBench
             [new ActionComponentSpec("command", ActionKind.Categorical, ["noop", "move_left", "move_right", "move_up", "move_down", "interact"])];
         Console.Error.WriteLine($"libtorch {Torch.Version}, {threads} threads, preset {presetName} ({preset.Purpose})");
 
-        const long n = 1024;
-        var peak = 2.0 * n * n * n / BenchMeasure.Matmul(n, quick ? 3 : 7);
+        var peak = BenchMeasure.MatmulPeak(quick);
 
         using var data = SyntheticLatents(config, episodes: 4, length: 64);
         using var trainer = new DynamicsTrainer(config, actions, training, data, 1);
-        int warmup = quick ? 1 : 2, steps = quick ? 3 : 8;
-        for (var i = 0; i < warmup; i++) trainer.TrainStep();
-        var stepTimes = new List<double>();
-        for (var i = 0; i < steps; i++)
-        {
-            var clock = Stopwatch.StartNew();
-            trainer.TrainStep();
-            stepTimes.Add(clock.Elapsed.TotalSeconds);
-        }
-        var step = BenchMeasure.Median(stepTimes);
+        var step = BenchMeasure.MedianSeconds(() => trainer.TrainStep(), warmup: quick ? 1 : 2, reps: quick ? 3 : 8);
         var forward = DynamicsModel.ForwardFlops(config, training.BatchSize, training.SequenceLength);
         // Forward + backward (3x) on the batch, plus two no-grad teacher passes on the bootstrap share of rows.
         var stepFlops = 3 * forward + 2 * training.BootstrapFraction * forward;

@@ -16,38 +16,20 @@ public static class TokenizeBench
 {
     public static Task<int> RunAsync(string[] args)
     {
-        var quick = args.Contains("--quick");
-        string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
-        var presetName = Option("--preset") ?? "small";
-        if (!TokenizerPresets.Names.Contains(presetName))
-        {
-            Console.Error.WriteLine($"bench tokenize: unknown preset '{presetName}' (known: {string.Join(", ", TokenizerPresets.Names)})");
-            return Task.FromResult(2);
-        }
-        var threads = int.TryParse(Option("--threads"), out var t) && t > 0 ? t : Environment.ProcessorCount;
-        Torch.NumThreads = threads;
+        if (ModelBenchOptions.Parse("tokenize", args, TokenizerPresets.Names) is not { } options) return Task.FromResult(2);
+        var (quick, presetName, threads) = options;
         var preset = TokenizerPresets.Get(presetName);
         var model = preset.Model;
         var training = preset.Training with { WarmupSteps = 1, Steps = 1000 };
         int warmup = quick ? 1 : 2, steps = quick ? 3 : 8, episodeFrames = quick ? 32 : 96;
         Console.Error.WriteLine($"libtorch {Torch.Version}, {threads} threads, preset {presetName} ({preset.Purpose})");
 
-        const long n = 1024;
-        var matmulFlops = 2.0 * n * n * n;
-        var peak = matmulFlops / BenchMeasure.Matmul(n, quick ? 3 : 7);
+        var peak = BenchMeasure.MatmulPeak(quick);
 
         // Synthetic frames: throughput does not depend on what the pixels show.
         using var data = SyntheticFrames(model, episodes: 4, framesPerEpisode: Math.Max(episodeFrames, training.SequenceLength * 2));
         using var trainer = new TokenizerTrainer(model, training, data, 1);
-        for (var i = 0; i < warmup; i++) trainer.TrainStep();
-        var stepTimes = new List<double>();
-        for (var i = 0; i < steps; i++)
-        {
-            var clock = Stopwatch.StartNew();
-            trainer.TrainStep();
-            stepTimes.Add(clock.Elapsed.TotalSeconds);
-        }
-        var step = BenchMeasure.Median(stepTimes);
+        var step = BenchMeasure.MedianSeconds(() => trainer.TrainStep(), warmup, steps);
         var framesPerStep = training.BatchSize * training.SequenceLength;
         var stepFlops = 3 * CausalTokenizer.ForwardFlops(model, training.BatchSize, training.SequenceLength);
         var trainFps = framesPerStep / step;

@@ -8,6 +8,11 @@ public sealed record CommittedArtifact(ArtifactManifest Manifest, string Manifes
 {
     public ManifestInput AsInput(string bindingName) =>
         new(bindingName, Manifest.Stage, Manifest.ArtifactId, ManifestSha256);
+
+    /// <summary>The artifact as the output of the run that made it: its prefix, versioned by the manifest hash, with its outputs' rows, bytes and count.</summary>
+    public LineageDataset AsLineageOutput() =>
+        new(StorePaths.ArtifactPrefix(Manifest.Stage, Manifest.ArtifactId).TrimEnd('/'), ManifestSha256,
+            Rows: Manifest.Outputs.Sum(o => o.Rows ?? 0), Bytes: Manifest.Outputs.Sum(o => o.Bytes), Files: Manifest.Outputs.Count);
 }
 
 public sealed record GarbageReport(IReadOnlyList<string> RemovedPrefixes, IReadOnlyList<string> KeptYoungPrefixes, long RemovedBlobs);

@@ -83,15 +83,8 @@ public sealed class ArtifactWriter
             StartedAt = StartedAt,
             CommittedAt = DateTimeOffset.UtcNow,
         };
-        try
-        {
-            await _store.WriteBytesAsync(StorePaths.Manifest(Stage, ArtifactId), manifest.ToJsonBytes(),
-                BlobWriteOptions.CreateOnly with { ContentType = "application/json" }, ct).ConfigureAwait(false);
-        }
-        catch (BlobConditionFailedException)
-        {
+        if (await ManifestCommit.TryWriteAsync(_store, manifest, ct).ConfigureAwait(false) == null)
             throw new ArtifactAlreadyCommittedException(Stage, ArtifactId);
-        }
         return manifest;
     }
 

@@ -125,6 +125,18 @@ public sealed class CheckpointStore
         return steps.Order().ToList();
     }
 
+    /// <summary>
+    /// The checkpoint LATEST points to, or null when there is none (a fresh run); one saved under another
+    /// configuration (<paramref name="configHash"/>, the state's ConfigHash) is an error, never resumed from.
+    /// </summary>
+    public async Task<LoadedCheckpoint?> LoadLatestAsync(string configHash, CancellationToken ct = default)
+    {
+        var latest = await LoadLatestAsync(ct).ConfigureAwait(false);
+        if (latest != null && latest.State.ConfigHash != configHash)
+            throw new InvalidDataException($"checkpoint of {_artifactId} at step {latest.Step} has config hash {latest.State.ConfigHash}, expected {configHash}");
+        return latest;
+    }
+
     /// <summary>The checkpoint LATEST points to, or null when there is none (a fresh run).</summary>
     public async Task<LoadedCheckpoint?> LoadLatestAsync(CancellationToken ct = default)
     {

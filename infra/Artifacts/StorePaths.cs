@@ -6,6 +6,8 @@ public static class StorePaths
     public static string ArtifactPrefix(string stage, string artifactId) => $"artifacts/{stage}/{artifactId}/";
     public static string StagePrefix(string stage) => $"artifacts/{stage}/";
     public static string Manifest(string stage, string artifactId) => ArtifactPrefix(stage, artifactId) + Schemas.ArtifactManifest.FileName;
+    /// <summary>Work records of an uncommitted artifact's workers (<see cref="WorkRecords"/>), beside its parts.</summary>
+    public static string WorkPrefix(string stage, string artifactId) => ArtifactPrefix(stage, artifactId) + "_work/";
     public static string CheckpointPrefix(string stage, string artifactId) => $"checkpoints/{stage}/{artifactId}/";
     public static string CheckpointStep(string stage, string artifactId, long step) => $"{CheckpointPrefix(stage, artifactId)}step-{step:D9}/";
     public static string CheckpointLatest(string stage, string artifactId) => CheckpointPrefix(stage, artifactId) + "LATEST";

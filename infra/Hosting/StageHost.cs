@@ -60,6 +60,20 @@ public static class StageHost
             return await run(ctx, p).ConfigureAwait(false);
         });
 
+    /// <summary>
+    /// In process (tests, benchmarks): plan, then reuse a committed artifact (with its metrics) or run, as the
+    /// executable does.
+    /// </summary>
+    public static async Task<StageResult> RunInProcessAsync(StageContext ctx, string stage, Func<StageContext, Task<StagePlan>> plan,
+        Func<StageContext, StagePlan, Task<StageResult>> run)
+    {
+        var p = await plan(ctx).ConfigureAwait(false);
+        using (var store = BlobStores.Open(ctx.Options.Store))
+            if (await new ArtifactCatalog(store).TryGetAsync(stage, p.ArtifactId, ctx.Cancellation).ConfigureAwait(false) is { } existing)
+                return new StageResult(p.ArtifactId, Reused: true, existing.Manifest.Metrics);
+        return await run(ctx, p).ConfigureAwait(false);
+    }
+
     public static async Task<int> RunAsync(string stage, string[] args, Func<StageContext, Task<StageResult?>> body)
     {
         StageOptions options;

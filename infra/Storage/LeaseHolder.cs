@@ -40,6 +40,29 @@ public sealed class LeaseHolder : IAsyncDisposable
     /// <summary>Options for a write under this lease, optionally on top of others (condition, metadata).</summary>
     public BlobWriteOptions WriteOptions(BlobWriteOptions? options = null) => (options ?? new BlobWriteOptions()) with { LeaseId = LeaseId };
 
+    /// <summary>
+    /// Work that one of several workers does once: returns its result when it is there already; otherwise takes
+    /// the lease on <paramref name="path"/> and does the work (unless the result appeared meanwhile), or, while
+    /// another worker holds the lease, polls until that worker's result appears or its lease expires (a dead
+    /// worker's work is taken over). <paramref name="waiting"/> is called once, when this worker starts waiting.
+    /// </summary>
+    public static async Task<T> RunOnceAsync<T>(IBlobStore store, string path, TimeSpan duration, ILogger? logger,
+        Func<Task<T?>> result, Func<LeaseHolder, Task<T>> work, Action waiting, TimeSpan poll, CancellationToken ct) where T : class
+    {
+        var waited = false;
+        while (true)
+        {
+            if (await result().ConfigureAwait(false) is { } done) return done;
+            await using (var lease = await TryAcquireAsync(store, path, duration, logger, ct).ConfigureAwait(false))
+            {
+                if (lease != null) return await result().ConfigureAwait(false) ?? await work(lease).ConfigureAwait(false);
+            }
+            if (!waited) waiting();
+            waited = true;
+            await Task.Delay(poll, ct).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Takes the lease if it is free; null when another holder has it.</summary>
     public static async Task<LeaseHolder?> TryAcquireAsync(IBlobStore store, string path, TimeSpan duration,
         ILogger? logger = null, CancellationToken ct = default)

@@ -275,7 +275,7 @@ public sealed class PlayServer : IAsyncDisposable
 
     private Reply FrameReply(Frame frame, string format) => format == "rgb"
         ? new Reply(200, "application/octet-stream", frame.Rgb, frame)
-        : new Reply(200, "image/png", PlayPng.EncodeRgb(frame.Rgb, _world.Width, _world.Height), frame);
+        : new Reply(200, "image/png", Png.EncodeRgb(frame.Rgb, _world.Width, _world.Height, System.IO.Compression.CompressionLevel.Fastest), frame);
 
     private static async Task<JsonNode?> ReadJsonAsync(HttpListenerRequest request)
     {

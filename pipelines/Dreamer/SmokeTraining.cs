@@ -87,10 +87,8 @@ public static class SmokeTraining
         var layout = TokenLayout.Grid(4, SmokeSettings.Tokens / 4);
 
         long step = 0;
-        if (await checkpoints.LoadLatestAsync(ct) is { } latest)
+        if (await checkpoints.LoadLatestAsync(configHash, ct) is { } latest)
         {
-            if (latest.State.ConfigHash != configHash)
-                throw new InvalidDataException($"checkpoint of {artifactId} at step {latest.Step} has config hash {latest.State.ConfigHash}, expected {configHash}");
             using (var weights = Safetensors.Load(new MemoryStream(await latest.ReadFileAsync("model.safetensors", ct))))
                 model.LoadStateDict(weights.Tensors);
             using (var moments = Safetensors.Load(new MemoryStream(await latest.ReadFileAsync("optimizer.safetensors", ct))))

@@ -49,14 +49,10 @@ public sealed class IngestStage
     Prepared? _prepared;
 
     /// <summary>In process (tests, the benchmark): plan, then reuse a committed artifact or run, as StageHost does.</summary>
-    public static async Task<StageResult> RunAsync(StageContext ctx)
+    public static Task<StageResult> RunAsync(StageContext ctx)
     {
         var stage = new IngestStage();
-        var plan = await stage.PlanAsync(ctx).ConfigureAwait(false);
-        using (var store = BlobStores.Open(ctx.Options.Store))
-            if (await new ArtifactCatalog(store).TryGetAsync(StageName, plan.ArtifactId, ctx.Cancellation).ConfigureAwait(false) is { } existing)
-                return new StageResult(plan.ArtifactId, Reused: true, existing.Manifest.Metrics);
-        return await stage.RunAsync(ctx, plan).ConfigureAwait(false);
+        return StageHost.RunInProcessAsync(ctx, StageName, stage.PlanAsync, stage.RunAsync);
     }
 
     /// <summary>Reads the configuration, lists and hashes the sources, and computes the artifact id.</summary>
@@ -101,60 +97,36 @@ public sealed class IngestStage
             throw new StageInputException($"Ingest:BatchFrames = {settings.BatchFrames}: {layout.Width}x{layout.Height} frames make batches over " +
                                           $"{MaxBatchBytes >> 20} MB; expected at most {MaxBatchBytes / layout.FrameBytes}");
 
-        var lineage = new LineageRecorder(store, StageName);
-        var codeInfo = ManifestCodeInfo.From(code);
-        var parent = ctx.Options.ParentRunId is { } parentRun ? new LineageParent(parentRun, "pipeline") : null;
         var inputs = new[] { new LineageDataset(plan.Prefix.TrimEnd('/'), stagePlan.Inputs["sources"], Files: plan.Sources.Count) };
-        await lineage.StartAsync(inputs, codeInfo, parent, new Dictionary<string, string>
+        return await StageLineage.RunAsync(ctx, store, StageName, artifactId, code, inputs, sharded: true, async runId =>
         {
-            ["artifactId"] = artifactId,
-            ["shard"] = $"{ctx.Options.ShardIndex}/{ctx.Options.ShardCount}",
-        }, ct).ConfigureAwait(false);
-
-        var temp = Directory.CreateTempSubdirectory("dreamer-ingest-").FullName;
-        try
-        {
-            var run = new IngestRun
-            {
-                Store = store,
-                Plan = plan,
-                Settings = settings,
-                Layout = layout,
-                ArtifactId = artifactId,
-                Writer = new ArtifactWriter(store, StageName, artifactId),
-                Pool = new BatchPool(layout, settings.BatchFrames),
-                Decoder = new VideoDecoder(settings.Ffmpeg, layout, settings.Resize, settings.DecoderThreads),
-                DecodeSlots = new SemaphoreSlim(settings.EffectiveDecoders()),
-                TempDirectory = temp,
-                RunId = lineage.RunId,
-                Log = ctx.Log,
-            };
-            var workers = new IngestWorkers(run, ctx.Options.ShardIndex, ctx.Options.ShardCount);
-            await workers.RunAsync(ct).ConfigureAwait(false);
-            var committed = await workers.CommitAsync(configJson, code, ct).ConfigureAwait(false);
-            var manifest = committed.Manifest;
-            await lineage.CompleteAsync(inputs,
-                [new LineageDataset(StorePaths.ArtifactPrefix(StageName, artifactId).TrimEnd('/'), committed.ManifestSha256,
-                    Rows: manifest.Outputs.Sum(o => o.Rows ?? 0), Bytes: manifest.Outputs.Sum(o => o.Bytes), Files: manifest.Outputs.Count)],
-                codeInfo, parent, CancellationToken.None).ConfigureAwait(false);
-            return new StageResult(artifactId, Reused: false, manifest.Metrics);
-        }
-        catch (Exception e)
-        {
+            var temp = Directory.CreateTempSubdirectory("dreamer-ingest-").FullName;
             try
             {
-                await lineage.FailAsync(inputs, codeInfo, parent, e, CancellationToken.None).ConfigureAwait(false);
+                var run = new IngestRun
+                {
+                    Store = store,
+                    Plan = plan,
+                    Settings = settings,
+                    Layout = layout,
+                    ArtifactId = artifactId,
+                    Writer = new ArtifactWriter(store, StageName, artifactId),
+                    Pool = new BatchPool(layout, settings.BatchFrames),
+                    Decoder = new VideoDecoder(settings.Ffmpeg, layout, settings.Resize, settings.DecoderThreads),
+                    DecodeSlots = new SemaphoreSlim(settings.EffectiveDecoders()),
+                    TempDirectory = temp,
+                    RunId = runId,
+                    Log = ctx.Log,
+                };
+                var workers = new IngestWorkers(run, ctx.Options.ShardIndex, ctx.Options.ShardCount);
+                await workers.RunAsync(ct).ConfigureAwait(false);
+                return await workers.CommitAsync(configJson, code, ct).ConfigureAwait(false);
             }
-            catch (BlobStoreException failure)
+            finally
             {
-                ctx.Log.LogWarning("could not record the FAIL lineage event: {Error}", failure.Message);
+                Directory.Delete(temp, recursive: true);
             }
-            throw;
-        }
-        finally
-        {
-            Directory.Delete(temp, recursive: true);
-        }
+        }).ConfigureAwait(false);
     }
 
     /// <summary>The raw prefix from --input, with a trailing '/'.</summary>
@@ -201,7 +173,7 @@ public sealed class IngestStage
 /// <summary>The lease-claimed work loop and the commit of one worker.</summary>
 internal sealed class IngestWorkers(IngestRun run, int shardIndex, int shardCount)
 {
-    readonly WorkRecords _records = new(run.Store, run.Writer.Prefix);
+    readonly WorkRecords _records = new(run.Store, IngestStage.StageName, run.ArtifactId);
     readonly VideoIngestor _ingestor = new(run);
     long _frames;
 
@@ -261,13 +233,17 @@ internal sealed class IngestWorkers(IngestRun run, int shardIndex, int shardCoun
         }).ConfigureAwait(false);
     }
 
+    /// <summary>The video's record, or null when there is none, it is unreadable or it is another video's (then the video is simply redone).</summary>
+    async Task<WorkRecord?> ReadRecordAsync(VideoItem item, CancellationToken ct) =>
+        await _records.ReadAsync<WorkRecord>(item.Key, ct).ConfigureAwait(false) is { } record && record.Video == item.Video.Path ? record : null;
+
     /// <summary>A record from an earlier run counts only if its part is there and reads back as that video's part.</summary>
     async Task VerifyRecordAsync(VideoItem item, CancellationToken ct)
     {
-        var record = await _records.ReadAsync(item, ct).ConfigureAwait(false);
+        var record = await ReadRecordAsync(item, ct).ConfigureAwait(false);
         if (record == null)
         {
-            if (await _records.ExistsAsync(item, ct).ConfigureAwait(false)) await _records.DeleteAsync(item, ct).ConfigureAwait(false);
+            if (await _records.ExistsAsync(item.Key, ct).ConfigureAwait(false)) await _records.DeleteAsync(item.Key, ct).ConfigureAwait(false);
             return;
         }
         if (record.Part is not { } part) return;
@@ -275,7 +251,7 @@ internal sealed class IngestWorkers(IngestRun run, int shardIndex, int shardCoun
         if (props != null && props.Length == part.Bytes && await CheckPartAsync(item, props.Length, ct).ConfigureAwait(false) is { } check && check.Rows == part.Rows)
             return;
         run.Log.LogWarning("{Part} of {Video} is missing or does not match its record: redoing the video", part.Path, item.Video.Path);
-        await _records.DeleteAsync(item, ct).ConfigureAwait(false);
+        await _records.DeleteAsync(item.Key, ct).ConfigureAwait(false);
     }
 
     /// <summary>Reads a part's footer: its row count and labeled frames when it is this video's part of this artifact, else null.</summary>
@@ -304,7 +280,7 @@ internal sealed class IngestWorkers(IngestRun run, int shardIndex, int shardCoun
         await using var lease = await LeaseHolder.TryAcquireAsync(run.Store, lockPath, TimeSpan.FromSeconds(run.Settings.LeaseSeconds), run.Log, ct)
             .ConfigureAwait(false);
         if (lease == null) return false;
-        if (await _records.ExistsAsync(item, ct).ConfigureAwait(false)) return false;
+        if (await _records.ExistsAsync(item.Key, ct).ConfigureAwait(false)) return false;
         using var work = CancellationTokenSource.CreateLinkedTokenSource(ct, lease.LeaseLost);
         WorkRecord record;
         try
@@ -317,7 +293,7 @@ internal sealed class IngestWorkers(IngestRun run, int shardIndex, int shardCoun
             return false;
         }
         if (lease.IsLost) return false;
-        await _records.WriteAsync(item, record, ct).ConfigureAwait(false);
+        await _records.WriteAsync(item.Key, record, ct).ConfigureAwait(false);
         return true;
     }
 
@@ -359,7 +335,7 @@ internal sealed class IngestWorkers(IngestRun run, int shardIndex, int shardCoun
         var records = new WorkRecord[run.Plan.Videos.Count];
         await Parallel.ForEachAsync(run.Plan.Videos, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (item, token) =>
         {
-            records[item.Index] = await _records.ReadAsync(item, token).ConfigureAwait(false)
+            records[item.Index] = await ReadRecordAsync(item, token).ConfigureAwait(false)
                                   ?? throw new IOException($"the work record of {item.Video.Path} disappeared before the commit");
         }).ConfigureAwait(false);
 
@@ -399,20 +375,10 @@ internal sealed class IngestWorkers(IngestRun run, int shardIndex, int shardCoun
             StartedAt = run.Writer.StartedAt,
             CommittedAt = DateTimeOffset.UtcNow,
         };
-        var bytes = manifest.ToJsonBytes();
-        try
-        {
-            await store.WriteBytesAsync(StorePaths.Manifest(IngestStage.StageName, run.ArtifactId), bytes,
-                BlobWriteOptions.CreateOnly with { ContentType = "application/json" }, ct).ConfigureAwait(false);
+        var (committed, ours) = await ManifestCommit.CommitOrReadExistingAsync(store, manifest, run.Log, ct).ConfigureAwait(false);
+        if (ours)
             run.Log.LogInformation("committed {ArtifactId}: {Frames} frames from {Episodes} videos, {Rejected} rejected",
                 run.ArtifactId, metrics["frames"], metrics["episodes"], metrics["rejected"]);
-            return new CommittedArtifact(manifest, Hashing.Sha256Hex(bytes));
-        }
-        catch (BlobConditionFailedException)
-        {
-            run.Log.LogInformation("another worker committed {ArtifactId} first", run.ArtifactId);
-            return await new ArtifactCatalog(store).TryGetAsync(IngestStage.StageName, run.ArtifactId, ct).ConfigureAwait(false)
-                   ?? throw new IOException($"{StorePaths.Manifest(IngestStage.StageName, run.ArtifactId)} exists but cannot be read back");
-        }
+        return committed;
     }
 }

@@ -16,71 +16,33 @@ public sealed class TokenizeConfig : IValidatedConfig
 /// A preset (tiny, small, base) plus overrides: every unset (null) model or training value comes from
 /// the preset, e.g. --set Tokenizer:Preset=small --set Tokenizer:Steps=3000 --set Tokenizer:Model:Encoder:Layers=6.
 /// </summary>
-public sealed class TokenizeSection
+public sealed class TokenizeSection() : TrainingSection("Tokenizer")
 {
-    public string Preset { get; set; } = "small";
-    /// <summary>cpu, cuda or cuda:N.</summary>
-    public string Device { get; set; } = "cpu";
-    /// <summary>libtorch intra-op threads; 0: one per core. On a busy shared machine 1 is often fastest.</summary>
-    public int Threads { get; set; }
-    /// <summary>Deterministic algorithms only, so a resumed run reaches the same weights as an uninterrupted one.</summary>
-    public bool Deterministic { get; set; } = true;
-    /// <summary>Initialisation, data order and MAE masks; --seed overrides it.</summary>
-    public long Seed { get; set; } = 1;
-    public int KeepCheckpoints { get; set; } = 3;
     /// <summary>Frames per forward when encoding episodes (results do not depend on it beyond float rounding).</summary>
     public int EncodeChunk { get; set; } = 16;
     /// <summary>Rows per Parquet row group of the latents table.</summary>
     public int RowGroupRows { get; set; } = 4096;
     /// <summary>Validation frames shown in samples.png (originals above reconstructions).</summary>
     public int SampleFrames { get; set; } = 8;
-    /// <summary>Seconds a training or shard lease lasts without renewal (a dead worker's work is taken over after it).</summary>
-    public int LeaseSeconds { get; set; } = 60;
-
-    public int? Steps { get; set; }
-    public int? BatchSize { get; set; }
-    public int? SequenceLength { get; set; }
-    public double? LearningRate { get; set; }
-    public double? MinLearningRateRatio { get; set; }
-    public int? WarmupSteps { get; set; }
-    public double? WeightDecay { get; set; }
-    public double? Beta1 { get; set; }
-    public double? Beta2 { get; set; }
-    public double? GradClip { get; set; }
     public string? Perceptual { get; set; }
     public double? PerceptualWeight { get; set; }
     /// <summary>Safetensors file of an LPIPS network (Perceptual = lpips); see stages/WorldModel/README.md.</summary>
     public string? LpipsWeights { get; set; }
     public double? LossNormDecay { get; set; }
-    public int? EvalEvery { get; set; }
-    public int? EvalWindows { get; set; }
-    public int? CheckpointEvery { get; set; }
 
     public TokenizerModelSection Model { get; set; } = new();
 
     public IEnumerable<string> Validate()
     {
-        if (!TokenizerPresets.Names.Contains(Preset))
+        if (PresetProblem(TokenizerPresets.Names) is { } preset)
         {
-            yield return $"Tokenizer:Preset must be one of {string.Join(", ", TokenizerPresets.Names)} (got '{Preset}')";
+            yield return preset;
             yield break;
         }
-        string? deviceProblem = null;
-        try
-        {
-            Torch.Device.Parse(Device);
-        }
-        catch (ArgumentException e)
-        {
-            deviceProblem = $"Tokenizer:Device: {e.Message}";
-        }
-        if (deviceProblem != null) yield return deviceProblem;
-        if (Threads < 0) yield return $"Tokenizer:Threads must not be negative (got {Threads})";
-        if (KeepCheckpoints < 1) yield return $"Tokenizer:KeepCheckpoints must be at least 1 (got {KeepCheckpoints})";
+        foreach (var p in RunProblems()) yield return p;
         if (EncodeChunk < 1) yield return $"Tokenizer:EncodeChunk must be positive (got {EncodeChunk})";
         if (RowGroupRows < 1) yield return $"Tokenizer:RowGroupRows must be positive (got {RowGroupRows})";
         if (SampleFrames < 1) yield return $"Tokenizer:SampleFrames must be positive (got {SampleFrames})";
-        if (LeaseSeconds is < 15 or > 60) yield return $"Tokenizer:LeaseSeconds must lie in 15..60, the blob lease range (got {LeaseSeconds})";
         if (LpipsWeights != null && !File.Exists(LpipsWeights)) yield return $"Tokenizer:LpipsWeights: file not found: {LpipsWeights}";
         var (model, training) = Resolve(null, null);
         foreach (var p in model.Validate("Tokenizer:Model:")) yield return p;
@@ -158,8 +120,8 @@ public sealed class TokenizerModelSection
     public int? ContextFrames { get; set; }
     public double? MaskProbMax { get; set; }
     public bool? LatentsOnlyTime { get; set; }
-    public SpaceTimeSection Encoder { get; set; } = new();
-    public SpaceTimeSection Decoder { get; set; } = new();
+    public SpaceTimeOverrides Encoder { get; set; } = new();
+    public SpaceTimeOverrides Decoder { get; set; } = new();
 
     public TokenizerConfig Apply(TokenizerConfig p) => p with
     {
@@ -171,32 +133,5 @@ public sealed class TokenizerModelSection
         LatentsOnlyTime = LatentsOnlyTime ?? p.LatentsOnlyTime,
         Encoder = Encoder.Apply(p.Encoder),
         Decoder = Decoder.Apply(p.Decoder),
-    };
-}
-
-/// <summary>Transformer overrides; null keeps the preset's value.</summary>
-public sealed class SpaceTimeSection
-{
-    public long? Dim { get; set; }
-    public long? Heads { get; set; }
-    public long? KvHeads { get; set; }
-    public long? Hidden { get; set; }
-    public double? SoftCap { get; set; }
-    public bool? QkNorm { get; set; }
-    public int? Layers { get; set; }
-    public int? TimeEvery { get; set; }
-    public int? Registers { get; set; }
-
-    public SpaceTimeConfig Apply(SpaceTimeConfig p) => p with
-    {
-        Dim = Dim ?? p.Dim,
-        Heads = Heads ?? p.Heads,
-        KvHeads = KvHeads ?? p.KvHeads,
-        Hidden = Hidden ?? p.Hidden,
-        SoftCap = SoftCap ?? p.SoftCap,
-        QkNorm = QkNorm ?? p.QkNorm,
-        Layers = Layers ?? p.Layers,
-        TimeEvery = TimeEvery ?? p.TimeEvery,
-        Registers = Registers ?? p.Registers,
     };
 }

@@ -44,7 +44,6 @@ public sealed class TokenizeStage
     public const string ModelFile = "tokenizer.safetensors";
     public const string SamplesFile = "samples.png";
     public const string EvalFile = "eval.json";
-    private static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
     private sealed record Prepared(TokenizeSection Settings, TokenizerConfig Model, TokenizerTrainingConfig Training, JsonObject Config,
         ManifestCode Code, CommittedArtifact Frames, string ArtifactId);
@@ -52,14 +51,10 @@ public sealed class TokenizeStage
     private Prepared? _prepared;
 
     /// <summary>In process (tests, the benchmark): plan, then reuse a committed artifact or run, as StageHost does.</summary>
-    public static async Task<StageResult> RunAsync(StageContext ctx)
+    public static Task<StageResult> RunAsync(StageContext ctx)
     {
         var stage = new TokenizeStage();
-        var plan = await stage.PlanAsync(ctx).ConfigureAwait(false);
-        using (var store = BlobStores.Open(ctx.Options.Store))
-            if (await new ArtifactCatalog(store).TryGetAsync(StageName, plan.ArtifactId, ctx.Cancellation).ConfigureAwait(false) is { } existing)
-                return new StageResult(plan.ArtifactId, Reused: true, existing.Manifest.Metrics);
-        return await stage.RunAsync(ctx, plan).ConfigureAwait(false);
+        return StageHost.RunInProcessAsync(ctx, StageName, stage.PlanAsync, stage.RunAsync);
     }
 
     /// <summary>Resolves the frames artifact and the preset, and computes the artifact id (no frame is read).</summary>
@@ -92,74 +87,33 @@ public sealed class TokenizeStage
         var p = _prepared is { } prepared && prepared.ArtifactId == plan.ArtifactId
             ? prepared : throw new InvalidOperationException("RunAsync runs the plan this instance made in PlanAsync");
         var ct = ctx.Cancellation;
-        var device = Device.Parse(p.Settings.Device);
-        if (device.Type == DeviceType.Cuda && !Torch.CudaIsAvailable)
-            throw new StageInputException($"Tokenizer:Device = {p.Settings.Device}, but this libtorch has no CUDA device");
-        // cuBLAS is deterministic only with a fixed workspace, read from the process environment at start-up.
-        if (device.Type == DeviceType.Cuda && p.Settings.Deterministic && Environment.GetEnvironmentVariable("CUBLAS_WORKSPACE_CONFIG") == null)
-            throw new StageInputException("Tokenizer:Deterministic on CUDA needs CUBLAS_WORKSPACE_CONFIG=:4096:8 in the environment (or set Tokenizer:Deterministic=false)");
-        Torch.NumThreads = p.Settings.Threads > 0 ? p.Settings.Threads : Environment.ProcessorCount;
-        Torch.DeterministicAlgorithms = p.Settings.Deterministic;
+        if (p.Settings.DeviceProblem() is { } problem) throw new StageInputException(problem);
+        var device = p.Settings.UseDevice();
 
         using var store = BlobStores.Open(ctx.Options.Store);
-        var lineage = new LineageRecorder(store, StageName);
-        var codeInfo = ManifestCodeInfo.From(p.Code);
-        var parent = ctx.Options.ParentRunId is { } parentRun ? new LineageParent(parentRun, "pipeline") : null;
         var framesPrefix = StorePaths.ArtifactPrefix(FramesStage, p.Frames.Manifest.ArtifactId).TrimEnd('/');
         var inputs = new[] { new LineageDataset(framesPrefix, p.Frames.ManifestSha256, Rows: p.Frames.Manifest.Outputs.Sum(o => o.Rows ?? 0)) };
-        await lineage.StartAsync(inputs, codeInfo, parent, new Dictionary<string, string>
-        {
-            ["artifactId"] = p.ArtifactId,
-            ["shard"] = $"{ctx.Options.ShardIndex}/{ctx.Options.ShardCount}",
-        }, ct).ConfigureAwait(false);
         try
         {
-            ctx.Log.LogInformation("loading frames of {Frames}", p.Frames.Manifest.ArtifactId);
-            using var data = await FramesData.LoadAsync(store, p.Frames.Manifest, ct).ConfigureAwait(false);
-            ctx.Log.LogInformation("{Train} train and {Validation} validation frames in {Episodes} episodes",
-                data.TrainFrames, data.All.Count - data.TrainFrames, data.Episodes.Count);
-            var run = new TokenizeRun(ctx, store, p.Settings, p.Model, p.Training, p.Config, p.ArtifactId, data, device, lineage.RunId);
-            var model = await run.EnsureModelAsync(ct).ConfigureAwait(false);
-            var shards = await run.EncodeAsync(ctx.Options.ShardIndex, ctx.Options.ShardCount, ct).ConfigureAwait(false);
-            var committed = await run.CommitAsync(model, shards, p.Frames, p.Code, ct).ConfigureAwait(false);
-            var manifest = committed.Manifest;
-            await lineage.CompleteAsync(inputs,
-                [new LineageDataset(StorePaths.ArtifactPrefix(StageName, p.ArtifactId).TrimEnd('/'), committed.ManifestSha256,
-                    Rows: manifest.Outputs.Sum(o => o.Rows ?? 0), Bytes: manifest.Outputs.Sum(o => o.Bytes), Files: manifest.Outputs.Count)],
-                codeInfo, parent, CancellationToken.None).ConfigureAwait(false);
-            return new StageResult(p.ArtifactId, Reused: false, manifest.Metrics);
+            return await StageLineage.RunAsync(ctx, store, StageName, p.ArtifactId, p.Code, inputs, sharded: true, async runId =>
+            {
+                ctx.Log.LogInformation("loading frames of {Frames}", p.Frames.Manifest.ArtifactId);
+                using var data = await FramesData.LoadAsync(store, p.Frames.Manifest, ct).ConfigureAwait(false);
+                ctx.Log.LogInformation("{Train} train and {Validation} validation frames in {Episodes} episodes",
+                    data.TrainFrames, data.All.Count - data.TrainFrames, data.Episodes.Count);
+                var run = new TokenizeRun(ctx, store, p.Settings, p.Model, p.Training, p.Config, p.ArtifactId, data, device, runId);
+                var model = await run.EnsureModelAsync(ct).ConfigureAwait(false);
+                var shards = await run.EncodeAsync(ctx.Options.ShardIndex, ctx.Options.ShardCount, ct).ConfigureAwait(false);
+                return await run.CommitAsync(model, shards, p.Frames, p.Code, ct).ConfigureAwait(false);
+            }).ConfigureAwait(false);
         }
-        catch (Exception e)
+        catch (NonFiniteLossException nonFinite)
         {
-            try
-            {
-                await lineage.FailAsync(inputs, codeInfo, parent, e, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (BlobStoreException failure)
-            {
-                ctx.Log.LogWarning("could not record the FAIL lineage event: {Error}", failure.Message);
-            }
-            if (e is NonFiniteLossException nonFinite) throw new StageInputException(nonFinite.Message, nonFinite);
-            throw;
+            throw new StageInputException(nonFinite.Message, nonFinite);
         }
     }
-
-    internal static string RecordsPrefix(string artifactId) => StorePaths.ArtifactPrefix(StageName, artifactId) + "_work/";
 
     internal static string ShardName(int shard, int shards) => $"shard-{shard:D5}-of-{shards:D5}";
-
-    internal static async Task<T?> ReadRecordAsync<T>(IBlobStore store, string path, CancellationToken ct) where T : class
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<T>(await store.ReadAllBytesAsync(path, ct).ConfigureAwait(false), Json);
-        }
-        catch (BlobNotFoundException) { return null; }
-        catch (JsonException) { return null; }
-    }
-
-    internal static Task WriteRecordAsync<T>(IBlobStore store, string path, T record, CancellationToken ct) =>
-        store.WriteBytesAsync(path, JsonSerializer.SerializeToUtf8Bytes(record, Json), new BlobWriteOptions { ContentType = "application/json" }, ct);
 }
 
 /// <summary>The work of one tokenize worker: training (or waiting for it), encoding shards, committing.</summary>
@@ -169,7 +123,8 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
     private static readonly TimeSpan Poll = TimeSpan.FromSeconds(2);
     private readonly ArtifactWriter _writer = new(store, TokenizeStage.StageName, artifactId);
     private readonly ILogger _log = ctx.Log;
-    private string ModelRecordPath => TokenizeStage.RecordsPrefix(artifactId) + "model.json";
+    private readonly WorkRecords _records = new(store, TokenizeStage.StageName, artifactId);
+    private const string ModelRecordKey = "model";
     private TimeSpan LeaseDuration => TimeSpan.FromSeconds(settings.LeaseSeconds);
     private ulong Seed => unchecked((ulong)settings.Seed);
     private string ConfigHash => CanonicalJson.Sha256Hex(config);
@@ -177,23 +132,9 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
     /// <summary>The training record: already there, trained here under the lease, or awaited from the worker holding it.</summary>
     public async Task<ModelRecord> EnsureModelAsync(CancellationToken ct)
     {
-        var waiting = false;
-        while (true)
-        {
-            if (await TokenizeStage.ReadRecordAsync<ModelRecord>(store, ModelRecordPath, ct).ConfigureAwait(false) is { } done) return done;
-            await using (var lease = await LeaseHolder.TryAcquireAsync(store, StorePaths.Lock(TokenizeStage.StageName, artifactId, "train"),
-                                 LeaseDuration, _log, ct).ConfigureAwait(false))
-            {
-                if (lease != null)
-                {
-                    if (await TokenizeStage.ReadRecordAsync<ModelRecord>(store, ModelRecordPath, ct).ConfigureAwait(false) is { } finished) return finished;
-                    return await TrainAsync(lease, ct).ConfigureAwait(false);
-                }
-            }
-            if (!waiting) _log.LogInformation("another worker is training {ArtifactId}; waiting for its weights", artifactId);
-            waiting = true;
-            await Task.Delay(Poll, ct).ConfigureAwait(false);
-        }
+        return await LeaseHolder.RunOnceAsync(store, StorePaths.Lock(TokenizeStage.StageName, artifactId, "train"), LeaseDuration, _log,
+            () => _records.ReadAsync<ModelRecord>(ModelRecordKey, ct), lease => TrainAsync(lease, ct),
+            () => _log.LogInformation("another worker is training {ArtifactId}; waiting for its weights", artifactId), Poll, ct).ConfigureAwait(false);
     }
 
     private async Task<ModelRecord> TrainAsync(LeaseHolder lease, CancellationToken ct)
@@ -204,20 +145,12 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
         if (data.Validation.Count == 0) _log.LogWarning("the frames artifact has no validation episodes: evaluating on the train split");
         var curve = new JsonArray();
         double trainSeconds = 0;
-        if (await checkpoints.LoadLatestAsync(ct).ConfigureAwait(false) is { } latest)
+        if (await checkpoints.LoadLatestAsync(ConfigHash, ct).ConfigureAwait(false) is { } latest)
         {
-            if (latest.State.ConfigHash != ConfigHash)
-                throw new InvalidDataException($"checkpoint of {artifactId} at step {latest.Step} has config hash {latest.State.ConfigHash}, expected {ConfigHash}");
-            using var weights = Safetensors.Load(new MemoryStream(await latest.ReadFileAsync("model.safetensors", ct).ConfigureAwait(false)));
-            using var moments = Safetensors.Load(new MemoryStream(await latest.ReadFileAsync("optimizer.safetensors", ct).ConfigureAwait(false)));
             var extra = latest.State.Extra;
-            trainer.RestoreState(weights.Tensors, moments.Tensors, new JsonObject
-            {
-                ["step"] = latest.Step,
-                ["rng"] = latest.State.Rng.DeepClone(),
-                ["cursor"] = latest.State.DataCursor.DeepClone(),
-                ["normalizers"] = extra["normalizers"]!.DeepClone(),
-            });
+            new TrainerCheckpoint(latest.Step, await latest.ReadFileAsync(TrainerCheckpoint.ModelFile, ct).ConfigureAwait(false),
+                await latest.ReadFileAsync(TrainerCheckpoint.OptimizerFile, ct).ConfigureAwait(false),
+                latest.State.Rng, latest.State.DataCursor, extra).RestoreInto(trainer);
             curve = extra["curve"]!.AsArray();
             trainSeconds = extra["trainSeconds"]!.GetValue<double>();
             _log.LogInformation("resumed {ArtifactId} from checkpoint step {Step}", artifactId, latest.Step);
@@ -226,40 +159,20 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
             settings.Preset, trainer.Model.ParameterCount(), training.Steps, training.BatchSize, training.SequenceLength, trainer.TrainingWindows);
 
         using var work = CancellationTokenSource.CreateLinkedTokenSource(ct, lease.LeaseLost);
-        await StageProgress.RunAsync("tokenizer training", training.Steps, async progress =>
+        var loop = new TrainingLoop("tokenizer training", training.Steps, training.CheckpointEvery, lease, artifactId);
+        trainSeconds = await loop.RunAsync(trainSeconds, () => trainer.Step, clock =>
         {
-            var saved = trainer.Step;
-            progress.Report(trainer.Step);
-            var clock = Stopwatch.StartNew();
-            var startSeconds = trainSeconds;
-            while (!trainer.Done)
+            var r = trainer.TrainStep();
+            if (r.Step % training.EvalEvery == 0 || trainer.Done)
             {
-                if (lease.IsLost) throw new IOException($"lost the training lease of {artifactId}: another worker took over");
-                if (ct.IsCancellationRequested)
-                {
-                    // Preemption: keep the progress made, then stop (exit 130).
-                    if (trainer.Step > saved) await SaveAsync(checkpoints, trainer, curve, startSeconds + clock.Elapsed.TotalSeconds, lease).ConfigureAwait(false);
-                    ct.ThrowIfCancellationRequested();
-                }
-                var r = trainer.TrainStep();
-                progress.Report(r.Step, $"mse {r.Mse:0.00000} loss {r.Loss:0.000}");
-                if (r.Step % training.EvalEvery == 0 || trainer.Done)
-                {
-                    var e = trainer.Evaluate(eval, training.EvalWindows);
-                    var seconds = startSeconds + clock.Elapsed.TotalSeconds;
-                    curve.Add(new JsonObject { ["step"] = r.Step, ["seconds"] = Math.Round(seconds, 1), ["psnr"] = e.Psnr, ["ssim"] = e.Ssim, ["mse"] = e.Mse, ["train_mse"] = r.Mse });
-                    _log.LogInformation("step {Step}: validation PSNR {Psnr:0.00} dB, SSIM {Ssim:0.0000} ({Frames} frames), train mse {Mse:0.00000}, {Seconds:0}s",
-                        r.Step, e.Psnr, e.Ssim, e.Frames, r.Mse, seconds);
-                }
-                if (r.Step % training.CheckpointEvery == 0 || trainer.Done)
-                {
-                    await SaveAsync(checkpoints, trainer, curve, startSeconds + clock.Elapsed.TotalSeconds, lease).ConfigureAwait(false);
-                    saved = trainer.Step;
-                }
+                var e = trainer.Evaluate(eval, training.EvalWindows);
+                var seconds = clock();
+                curve.Add(new JsonObject { ["step"] = r.Step, ["seconds"] = Math.Round(seconds, 1), ["psnr"] = e.Psnr, ["ssim"] = e.Ssim, ["mse"] = e.Mse, ["train_mse"] = r.Mse });
+                _log.LogInformation("step {Step}: validation PSNR {Psnr:0.00} dB, SSIM {Ssim:0.0000} ({Frames} frames), train mse {Mse:0.00000}, {Seconds:0}s",
+                    r.Step, e.Psnr, e.Ssim, e.Frames, r.Mse, seconds);
             }
-            trainSeconds = startSeconds + clock.Elapsed.TotalSeconds;
-            return 0;
-        }).ConfigureAwait(false);
+            return (r.Step, $"mse {r.Mse:0.00000} loss {r.Loss:0.000}");
+        }, seconds => SaveAsync(checkpoints, trainer, curve, seconds), afterStep: null, ct).ConfigureAwait(false);
         if (curve.Count == 0 || curve[^1]!["step"]!.GetValue<long>() != trainer.Step)
         {
             var e = trainer.Evaluate(eval, training.EvalWindows);
@@ -269,38 +182,10 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
     }
 
     /// <summary>Writes a complete checkpoint even while cancellation is pending: never half a checkpoint.</summary>
-    private async Task SaveAsync(CheckpointStore checkpoints, TokenizerTrainer trainer, JsonArray curve, double trainSeconds, LeaseHolder lease)
+    private Task SaveAsync(CheckpointStore checkpoints, TokenizerTrainer trainer, JsonArray curve, double trainSeconds)
     {
-        if (lease.IsLost) throw new IOException($"lost the training lease of {artifactId}: not writing a checkpoint");
-        trainer.EnsureFiniteWeights();
-        var (model, optimizer, state) = trainer.CaptureState();
-        var modelBytes = new MemoryStream();
-        var optimizerBytes = new MemoryStream();
-        try
-        {
-            Safetensors.Save(modelBytes, model, new Dictionary<string, string> { ["step"] = trainer.Step.ToString() });
-            Safetensors.Save(optimizerBytes, optimizer);
-        }
-        finally
-        {
-            foreach (var t in optimizer.Values) t.Dispose();
-        }
-        modelBytes.Position = 0;
-        optimizerBytes.Position = 0;
-        var checkpoint = new CheckpointState(trainer.Step, ConfigHash, state["rng"]!.AsObject(), state["cursor"]!.AsObject())
-        {
-            Extra = new JsonObject
-            {
-                ["normalizers"] = state["normalizers"]!.DeepClone(),
-                ["curve"] = curve.DeepClone(),
-                ["trainSeconds"] = trainSeconds,
-            },
-        };
-        await checkpoints.SaveAsync(checkpoint, new Dictionary<string, Stream>
-        {
-            ["model.safetensors"] = modelBytes,
-            ["optimizer.safetensors"] = optimizerBytes,
-        }, CancellationToken.None).ConfigureAwait(false);
+        var c = TrainerCheckpoint.Capture(trainer, new JsonObject { ["curve"] = curve.DeepClone(), ["trainSeconds"] = trainSeconds });
+        return checkpoints.SaveAsync(new CheckpointState(c.Step, ConfigHash, c.Rng, c.Cursor) { Extra = c.Extra }, c.Files(), CancellationToken.None);
     }
 
     private async Task<ModelRecord> WriteModelAsync(TokenizerTrainer trainer, FrameSet eval, JsonArray curve, double trainSeconds, CancellationToken ct)
@@ -340,7 +225,7 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
             outputs.Add(await _writer.WritePartAsync(TokenizeStage.EvalFile, json, null, ct).ConfigureAwait(false));
 
         var record = new ModelRecord(outputs, metrics, runId);
-        await TokenizeStage.WriteRecordAsync(store, ModelRecordPath, record, ct).ConfigureAwait(false);
+        await _records.WriteAsync(ModelRecordKey, record, ct).ConfigureAwait(false);
         _log.LogInformation("tokenizer trained: validation PSNR {Psnr:0.00} dB, SSIM {Ssim:0.0000} after {Steps} steps in {Seconds:0}s",
             metrics["psnr"], metrics["ssim"], trainer.Step, trainSeconds);
         return record;
@@ -376,16 +261,16 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
             {
                 foreach (var i in order.Where(i => !records.ContainsKey(i)))
                 {
-                    var path = TokenizeStage.RecordsPrefix(artifactId) + TokenizeStage.ShardName(i, shards) + ".json";
-                    if (await TokenizeStage.ReadRecordAsync<ShardRecord>(store, path, ct).ConfigureAwait(false) is { } existing)
+                    var key = TokenizeStage.ShardName(i, shards);
+                    if (await _records.ReadAsync<ShardRecord>(key, ct).ConfigureAwait(false) is { } existing)
                     {
                         records[i] = existing;
                         continue;
                     }
                     await using var lease = await LeaseHolder.TryAcquireAsync(store,
-                        StorePaths.Lock(TokenizeStage.StageName, artifactId, TokenizeStage.ShardName(i, shards)), LeaseDuration, _log, ct).ConfigureAwait(false);
+                        StorePaths.Lock(TokenizeStage.StageName, artifactId, key), LeaseDuration, _log, ct).ConfigureAwait(false);
                     if (lease == null) continue;
-                    if (await TokenizeStage.ReadRecordAsync<ShardRecord>(store, path, ct).ConfigureAwait(false) is { } done)
+                    if (await _records.ReadAsync<ShardRecord>(key, ct).ConfigureAwait(false) is { } done)
                     {
                         records[i] = done;
                         continue;
@@ -393,8 +278,8 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
                     model ??= await LoadModelAsync(ct).ConfigureAwait(false);
                     using var work = CancellationTokenSource.CreateLinkedTokenSource(ct, lease.LeaseLost);
                     var record = await EncodeShardAsync(model, i, shards, work.Token).ConfigureAwait(false);
-                    if (lease.IsLost) throw new IOException($"lost the lease of {TokenizeStage.ShardName(i, shards)}: another worker took over");
-                    await TokenizeStage.WriteRecordAsync(store, path, record, ct).ConfigureAwait(false);
+                    if (lease.IsLost) throw new IOException($"lost the lease of {key}: another worker took over");
+                    await _records.WriteAsync(key, record, ct).ConfigureAwait(false);
                     records[i] = record;
                 }
                 if (records.Count == shards) return records;
@@ -523,8 +408,7 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
     public async Task<CommittedArtifact> CommitAsync(ModelRecord model, Dictionary<int, ShardRecord> shards, CommittedArtifact frames,
         ManifestCode code, CancellationToken ct)
     {
-        var catalog = new ArtifactCatalog(store);
-        if (await catalog.TryGetAsync(TokenizeStage.StageName, artifactId, ct).ConfigureAwait(false) is { } already) return already;
+        if (await new ArtifactCatalog(store).TryGetAsync(TokenizeStage.StageName, artifactId, ct).ConfigureAwait(false) is { } already) return already;
         var rows = shards.Values.Sum(s => s.Part.Rows ?? 0);
         var encodeSeconds = shards.Values.Sum(s => s.Seconds);
         var metrics = new Dictionary<string, double>(model.Metrics)
@@ -549,19 +433,8 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
             StartedAt = _writer.StartedAt,
             CommittedAt = DateTimeOffset.UtcNow,
         };
-        var bytes = manifest.ToJsonBytes();
-        try
-        {
-            await store.WriteBytesAsync(StorePaths.Manifest(TokenizeStage.StageName, artifactId), bytes,
-                BlobWriteOptions.CreateOnly with { ContentType = "application/json" }, ct).ConfigureAwait(false);
-            _log.LogInformation("committed {ArtifactId}: {Rows} latent rows, validation PSNR {Psnr:0.00} dB", artifactId, rows, metrics["psnr"]);
-            return new CommittedArtifact(manifest, Hashing.Sha256Hex(bytes));
-        }
-        catch (BlobConditionFailedException)
-        {
-            _log.LogInformation("another worker committed {ArtifactId} first", artifactId);
-            return await catalog.TryGetAsync(TokenizeStage.StageName, artifactId, ct).ConfigureAwait(false)
-                   ?? throw new IOException($"{StorePaths.Manifest(TokenizeStage.StageName, artifactId)} exists but cannot be read back");
-        }
+        var (committed, ours) = await ManifestCommit.CommitOrReadExistingAsync(store, manifest, _log, ct).ConfigureAwait(false);
+        if (ours) _log.LogInformation("committed {ArtifactId}: {Rows} latent rows, validation PSNR {Psnr:0.00} dB", artifactId, rows, metrics["psnr"]);
+        return committed;
     }
 }

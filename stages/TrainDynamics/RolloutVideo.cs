@@ -17,23 +17,7 @@ internal static class RolloutVideo
     /// <summary>Fails early (exit 2) when ffmpeg cannot run or lacks libx264, before hours of training.</summary>
     public static async Task CheckAsync(string ffmpeg, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo(ffmpeg)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in (string[])["-hide_banner", "-loglevel", "error", "-h", "encoder=libx264"]) psi.ArgumentList.Add(arg);
-        Process process;
-        try
-        {
-            process = Process.Start(psi) ?? throw new StageInputException($"TrainDynamics:Ffmpeg = '{ffmpeg}': could not start it");
-        }
-        catch (Win32Exception e)
-        {
-            throw new StageInputException($"TrainDynamics:Ffmpeg = '{ffmpeg}': cannot run it ({e.Message}); install ffmpeg (infra/setup.sh) or set the path", e);
-        }
-        using (process)
+        using (var process = Start(ffmpeg, ["-hide_banner", "-loglevel", "error", "-h", "encoder=libx264"], feedStdin: false))
         {
             var stdout = process.StandardOutput.ReadToEndAsync(ct);
             var stderr = process.StandardError.ReadToEndAsync(ct);
@@ -53,13 +37,6 @@ internal static class RolloutVideo
         if (frames.Any(f => f.Length != frameBytes))
             throw new ArgumentException($"every frame must hold {width}x{height} RGB24 ({frameBytes} bytes)");
         var inv = CultureInfo.InvariantCulture;
-        var psi = new ProcessStartInfo(ffmpeg)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardError = true,
-            RedirectStandardOutput = false,
-            UseShellExecute = false,
-        };
         var args = new List<string>
         {
             "-hide_banner", "-loglevel", "error",
@@ -75,17 +52,7 @@ internal static class RolloutVideo
             "-colorspace", "smpte170m", "-color_primaries", "smpte170m", "-color_trc", "smpte170m", "-color_range", "tv",
             "-movflags", "+faststart", "-y", outputPath,
         ]);
-        foreach (var arg in args) psi.ArgumentList.Add(arg);
-        Process process;
-        try
-        {
-            process = Process.Start(psi) ?? throw new StageInputException($"TrainDynamics:Ffmpeg = '{ffmpeg}': could not start it");
-        }
-        catch (Win32Exception e)
-        {
-            throw new StageInputException($"TrainDynamics:Ffmpeg = '{ffmpeg}': cannot run it ({e.Message}); install ffmpeg (infra/setup.sh) or set the path", e);
-        }
-        using (process)
+        using (var process = Start(ffmpeg, args, feedStdin: true))
         {
             var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
             try
@@ -117,6 +84,27 @@ internal static class RolloutVideo
                     await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
                 }
             }
+        }
+    }
+
+    /// <summary>Starts ffmpeg with stderr and either stdin (frames to encode) or stdout redirected; one that cannot run is bad configuration.</summary>
+    private static Process Start(string ffmpeg, IEnumerable<string> args, bool feedStdin)
+    {
+        var psi = new ProcessStartInfo(ffmpeg)
+        {
+            RedirectStandardInput = feedStdin,
+            RedirectStandardOutput = !feedStdin,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args) psi.ArgumentList.Add(arg);
+        try
+        {
+            return Process.Start(psi) ?? throw new StageInputException($"TrainDynamics:Ffmpeg = '{ffmpeg}': could not start it");
+        }
+        catch (Win32Exception e)
+        {
+            throw new StageInputException($"TrainDynamics:Ffmpeg = '{ffmpeg}': cannot run it ({e.Message}); install ffmpeg (infra/setup.sh) or set the path", e);
         }
     }
 

@@ -20,54 +20,28 @@ public sealed class TrainDynamicsConfig : IValidatedConfig
 /// --set TrainDynamics:Model:Transformer:Layers=4 --set TrainDynamics:Objective=CleanContext.
 /// The latent shape (LatentTokens, LatentDim) always comes from the latents table.
 /// </summary>
-public sealed class TrainDynamicsSection
+public sealed class TrainDynamicsSection() : TrainingSection("TrainDynamics")
 {
     public static readonly IReadOnlyList<string> Objectives = Enum.GetNames<DynamicsObjective>();
 
-    public string Preset { get; set; } = "small";
     /// <summary>Shortcut (the paper's, default) or CleanContext (4K's fix for sparse content).</summary>
     public string? Objective { get; set; }
-    /// <summary>cpu, cuda or cuda:N.</summary>
-    public string Device { get; set; } = "cpu";
-    /// <summary>libtorch intra-op threads; 0: one per core. On a busy shared machine 1 is often fastest.</summary>
-    public int Threads { get; set; }
-    /// <summary>Deterministic algorithms only, so a resumed run reaches the same weights as an uninterrupted one.</summary>
-    public bool Deterministic { get; set; } = true;
-    /// <summary>Initialisation, data order, noise and evaluation sampling; --seed overrides it.</summary>
-    public long Seed { get; set; } = 1;
-    public int KeepCheckpoints { get; set; } = 3;
     /// <summary>Evaluation windows shown in rollout.mp4, stacked vertically (ground truth | imagined).</summary>
     public int VideoWindows { get; set; } = 2;
     /// <summary>The ffmpeg executable that encodes rollout.mp4.</summary>
     public string Ffmpeg { get; set; } = "ffmpeg";
-    /// <summary>Seconds the training lease lasts without renewal (a dead worker's run is taken over after it).</summary>
-    public int LeaseSeconds { get; set; } = 60;
-
-    public int? Steps { get; set; }
-    public int? BatchSize { get; set; }
-    public int? SequenceLength { get; set; }
-    public double? LearningRate { get; set; }
-    public double? MinLearningRateRatio { get; set; }
-    public int? WarmupSteps { get; set; }
-    public double? WeightDecay { get; set; }
-    public double? Beta1 { get; set; }
-    public double? Beta2 { get; set; }
-    public double? GradClip { get; set; }
     public int? BootstrapStart { get; set; }
     public double? BootstrapFraction { get; set; }
-    public int? EvalEvery { get; set; }
-    public int? EvalWindows { get; set; }
     public int? EvalContext { get; set; }
     public int? EvalHorizon { get; set; }
-    public int? CheckpointEvery { get; set; }
 
     public DynamicsModelSection Model { get; set; } = new();
 
     public IEnumerable<string> Validate()
     {
-        if (!DynamicsPresets.Names.Contains(Preset))
+        if (PresetProblem(DynamicsPresets.Names) is { } preset)
         {
-            yield return $"TrainDynamics:Preset must be one of {string.Join(", ", DynamicsPresets.Names)} (got '{Preset}')";
+            yield return preset;
             yield break;
         }
         if (Objective != null && !Objectives.Contains(Objective, StringComparer.OrdinalIgnoreCase))
@@ -75,21 +49,9 @@ public sealed class TrainDynamicsSection
             yield return $"TrainDynamics:Objective must be one of {string.Join(", ", Objectives)} (got '{Objective}')";
             yield break;
         }
-        string? deviceProblem = null;
-        try
-        {
-            Torch.Device.Parse(Device);
-        }
-        catch (ArgumentException e)
-        {
-            deviceProblem = $"TrainDynamics:Device: {e.Message}";
-        }
-        if (deviceProblem != null) yield return deviceProblem;
-        if (Threads < 0) yield return $"TrainDynamics:Threads must not be negative (got {Threads})";
-        if (KeepCheckpoints < 1) yield return $"TrainDynamics:KeepCheckpoints must be at least 1 (got {KeepCheckpoints})";
+        foreach (var p in RunProblems()) yield return p;
         if (VideoWindows < 1) yield return $"TrainDynamics:VideoWindows must be positive (got {VideoWindows})";
         if (string.IsNullOrWhiteSpace(Ffmpeg)) yield return "TrainDynamics:Ffmpeg must name the ffmpeg executable";
-        if (LeaseSeconds is < 15 or > 60) yield return $"TrainDynamics:LeaseSeconds must lie in 15..60, the blob lease range (got {LeaseSeconds})";
         var (model, training) = Resolve(null, null);
         // The latent shape comes from the data: checked against Pack once it is known (PlanAsync), not against the preset's.
         model = model with { LatentTokens = Math.Max(model.Pack, 1), LatentDim = 1 };
@@ -167,7 +129,7 @@ public sealed class DynamicsModelSection
     public int? KMax { get; set; }
     public int? ContextFrames { get; set; }
     public double? ContextNoise { get; set; }
-    public DynamicsTransformerSection Transformer { get; set; } = new();
+    public SpaceTimeOverrides Transformer { get; set; } = new();
 
     public DynamicsConfig Apply(DynamicsConfig p) => p with
     {
@@ -176,32 +138,5 @@ public sealed class DynamicsModelSection
         ContextFrames = ContextFrames ?? p.ContextFrames,
         ContextNoise = ContextNoise ?? p.ContextNoise,
         Transformer = Transformer.Apply(p.Transformer),
-    };
-}
-
-/// <summary>Transformer overrides; null keeps the preset's value.</summary>
-public sealed class DynamicsTransformerSection
-{
-    public long? Dim { get; set; }
-    public long? Heads { get; set; }
-    public long? KvHeads { get; set; }
-    public long? Hidden { get; set; }
-    public double? SoftCap { get; set; }
-    public bool? QkNorm { get; set; }
-    public int? Layers { get; set; }
-    public int? TimeEvery { get; set; }
-    public int? Registers { get; set; }
-
-    public SpaceTimeConfig Apply(SpaceTimeConfig p) => p with
-    {
-        Dim = Dim ?? p.Dim,
-        Heads = Heads ?? p.Heads,
-        KvHeads = KvHeads ?? p.KvHeads,
-        Hidden = Hidden ?? p.Hidden,
-        SoftCap = SoftCap ?? p.SoftCap,
-        QkNorm = QkNorm ?? p.QkNorm,
-        Layers = Layers ?? p.Layers,
-        TimeEvery = TimeEvery ?? p.TimeEvery,
-        Registers = Registers ?? p.Registers,
     };
 }

@@ -41,14 +41,10 @@ public sealed class TrainDynamicsStage
     public Action<long>? AfterStep { get; set; }
 
     /// <summary>In process (tests, the benchmark): plan, then reuse a committed artifact or run, as StageHost does.</summary>
-    public static async Task<StageResult> RunAsync(StageContext ctx)
+    public static Task<StageResult> RunAsync(StageContext ctx)
     {
         var stage = new TrainDynamicsStage();
-        var plan = await stage.PlanAsync(ctx).ConfigureAwait(false);
-        using (var store = BlobStores.Open(ctx.Options.Store))
-            if (await new ArtifactCatalog(store).TryGetAsync(StageName, plan.ArtifactId, ctx.Cancellation).ConfigureAwait(false) is { } existing)
-                return new StageResult(plan.ArtifactId, Reused: true, existing.Manifest.Metrics);
-        return await stage.RunAsync(ctx, plan).ConfigureAwait(false);
+        return StageHost.RunInProcessAsync(ctx, StageName, stage.PlanAsync, stage.RunAsync);
     }
 
     /// <summary>Resolves the tokenize artifact and the preset, and computes the artifact id (only the first part's footer is read).</summary>
@@ -101,57 +97,35 @@ public sealed class TrainDynamicsStage
         var p = _prepared is { } prepared && prepared.ArtifactId == plan.ArtifactId
             ? prepared : throw new InvalidOperationException("RunAsync runs the plan this instance made in PlanAsync");
         var ct = ctx.Cancellation;
-        var device = Device.Parse(p.Settings.Device);
-        if (device.Type == DeviceType.Cuda && !Torch.CudaIsAvailable)
-            throw new StageInputException($"TrainDynamics:Device = {p.Settings.Device}, but this libtorch has no CUDA device");
-        // cuBLAS is deterministic only with a fixed workspace, read from the process environment at start-up.
-        if (device.Type == DeviceType.Cuda && p.Settings.Deterministic && Environment.GetEnvironmentVariable("CUBLAS_WORKSPACE_CONFIG") == null)
-            throw new StageInputException("TrainDynamics:Deterministic on CUDA needs CUBLAS_WORKSPACE_CONFIG=:4096:8 in the environment (or set TrainDynamics:Deterministic=false)");
+        if (p.Settings.DeviceProblem() is { } problem) throw new StageInputException(problem);
         // The rollout video is part of the artifact: a missing ffmpeg is found now, not after training.
         await RolloutVideo.CheckAsync(p.Settings.Ffmpeg, ct).ConfigureAwait(false);
-        Torch.NumThreads = p.Settings.Threads > 0 ? p.Settings.Threads : Environment.ProcessorCount;
-        Torch.DeterministicAlgorithms = p.Settings.Deterministic;
+        var device = p.Settings.UseDevice();
 
         using var store = BlobStores.Open(ctx.Options.Store);
-        var lineage = new LineageRecorder(store, StageName);
-        var codeInfo = ManifestCodeInfo.From(p.Code);
-        var parent = ctx.Options.ParentRunId is { } parentRun ? new LineageParent(parentRun, "pipeline") : null;
         var latentsPrefix = StorePaths.ArtifactPrefix(TokenizeStage, p.Latents.Manifest.ArtifactId).TrimEnd('/');
         var inputs = new[]
         {
             new LineageDataset(latentsPrefix, p.Latents.ManifestSha256,
                 Rows: p.Latents.Manifest.Outputs.Where(o => o.Path.StartsWith(LatentsData.PartsPrefix, StringComparison.Ordinal)).Sum(o => o.Rows ?? 0)),
         };
-        await lineage.StartAsync(inputs, codeInfo, parent, new Dictionary<string, string> { ["artifactId"] = p.ArtifactId }, ct).ConfigureAwait(false);
         try
         {
-            ctx.Log.LogInformation("loading latents of {Tokenize}", p.Latents.Manifest.ArtifactId);
-            using var data = await LatentsData.LoadAsync(store, p.Latents.Manifest, ct).ConfigureAwait(false);
-            ctx.Log.LogInformation("{Train} train frames in {TrainEpisodes} episodes, {Validation} validation frames in {ValidationEpisodes} episodes; "
-                + "latents {Tokens}x{Dim}, {Columns} action column(s)",
-                data.TrainFrames, data.TrainEpisodes, data.ValidationFrames, data.ValidationEpisodes, data.Layout.Tokens, data.Layout.Dim, data.Train.Columns);
-            using var tokenizer = await LoadTokenizerAsync(store, p.Latents.Manifest, data.Layout, device, ct).ConfigureAwait(false);
-            var run = new TrainDynamicsRun(ctx, store, p.Settings, p.Model, p.Training, p.Config, p.ArtifactId, data, tokenizer, device, lineage.RunId, AfterStep);
-            var committed = await run.TrainAndCommitAsync(p.Latents, p.Code, ct).ConfigureAwait(false);
-            var manifest = committed.Manifest;
-            await lineage.CompleteAsync(inputs,
-                [new LineageDataset(StorePaths.ArtifactPrefix(StageName, p.ArtifactId).TrimEnd('/'), committed.ManifestSha256,
-                    Rows: manifest.Outputs.Sum(o => o.Rows ?? 0), Bytes: manifest.Outputs.Sum(o => o.Bytes), Files: manifest.Outputs.Count)],
-                codeInfo, parent, CancellationToken.None).ConfigureAwait(false);
-            return new StageResult(p.ArtifactId, Reused: false, manifest.Metrics);
+            return await StageLineage.RunAsync(ctx, store, StageName, p.ArtifactId, p.Code, inputs, sharded: false, async runId =>
+            {
+                ctx.Log.LogInformation("loading latents of {Tokenize}", p.Latents.Manifest.ArtifactId);
+                using var data = await LatentsData.LoadAsync(store, p.Latents.Manifest, ct).ConfigureAwait(false);
+                ctx.Log.LogInformation("{Train} train frames in {TrainEpisodes} episodes, {Validation} validation frames in {ValidationEpisodes} episodes; "
+                    + "latents {Tokens}x{Dim}, {Columns} action column(s)",
+                    data.TrainFrames, data.TrainEpisodes, data.ValidationFrames, data.ValidationEpisodes, data.Layout.Tokens, data.Layout.Dim, data.Train.Columns);
+                using var tokenizer = await LoadTokenizerAsync(store, p.Latents.Manifest, data.Layout, device, ct).ConfigureAwait(false);
+                var run = new TrainDynamicsRun(ctx, store, p.Settings, p.Model, p.Training, p.Config, p.ArtifactId, data, tokenizer, device, runId, AfterStep);
+                return await run.TrainAndCommitAsync(p.Latents, p.Code, ct).ConfigureAwait(false);
+            }).ConfigureAwait(false);
         }
-        catch (Exception e)
+        catch (NonFiniteLossException nonFinite)
         {
-            try
-            {
-                await lineage.FailAsync(inputs, codeInfo, parent, e, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (BlobStoreException failure)
-            {
-                ctx.Log.LogWarning("could not record the FAIL lineage event: {Error}", failure.Message);
-            }
-            if (e is NonFiniteLossException nonFinite) throw new StageInputException(nonFinite.Message, nonFinite);
-            throw;
+            throw new StageInputException(nonFinite.Message, nonFinite);
         }
     }
 
@@ -209,25 +183,15 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
     public async Task<CommittedArtifact> TrainAndCommitAsync(CommittedArtifact latents, ManifestCode code, CancellationToken ct)
     {
         var catalog = new ArtifactCatalog(store);
-        var waiting = false;
-        while (true)
-        {
-            if (await catalog.TryGetAsync(TrainDynamicsStage.StageName, artifactId, ct).ConfigureAwait(false) is { } done) return done;
-            await using (var lease = await LeaseHolder.TryAcquireAsync(store, StorePaths.Lock(TrainDynamicsStage.StageName, artifactId),
-                                 LeaseDuration, _log, ct).ConfigureAwait(false))
+        return await LeaseHolder.RunOnceAsync(store, StorePaths.Lock(TrainDynamicsStage.StageName, artifactId), LeaseDuration, _log,
+            () => catalog.TryGetAsync(TrainDynamicsStage.StageName, artifactId, ct),
+            async lease =>
             {
-                if (lease != null)
-                {
-                    if (await catalog.TryGetAsync(TrainDynamicsStage.StageName, artifactId, ct).ConfigureAwait(false) is { } finished) return finished;
-                    var outcome = await TrainAsync(lease, ct).ConfigureAwait(false);
-                    if (lease.IsLost) throw new IOException($"lost the training lease of {artifactId}: another worker took over");
-                    return await CommitAsync(outcome, latents, code, ct).ConfigureAwait(false);
-                }
-            }
-            if (!waiting) _log.LogInformation("another worker is training {ArtifactId}; waiting for it to commit", artifactId);
-            waiting = true;
-            await Task.Delay(Poll, ct).ConfigureAwait(false);
-        }
+                var outcome = await TrainAsync(lease, ct).ConfigureAwait(false);
+                if (lease.IsLost) throw new IOException($"lost the training lease of {artifactId}: another worker took over");
+                return await CommitAsync(outcome, latents, code, ct).ConfigureAwait(false);
+            },
+            () => _log.LogInformation("another worker is training {ArtifactId}; waiting for it to commit", artifactId), Poll, ct).ConfigureAwait(false);
     }
 
     private sealed record Outcome(List<ManifestOutput> Outputs, Dictionary<string, double> Metrics);
@@ -256,19 +220,12 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
         using var trainer = new DynamicsTrainer(modelConfig, data.ActionSpace, training, data.Train, Seed, device);
         var curve = new JsonArray();
         double trainSeconds = 0;
-        if (await checkpoints.LoadLatestAsync(ct).ConfigureAwait(false) is { } latest)
+        if (await checkpoints.LoadLatestAsync(ConfigHash, ct).ConfigureAwait(false) is { } latest)
         {
-            if (latest.State.ConfigHash != ConfigHash)
-                throw new InvalidDataException($"checkpoint of {artifactId} at step {latest.Step} has config hash {latest.State.ConfigHash}, expected {ConfigHash}");
-            using var weights = Safetensors.Load(new MemoryStream(await latest.ReadFileAsync("model.safetensors", ct).ConfigureAwait(false)));
-            using var moments = Safetensors.Load(new MemoryStream(await latest.ReadFileAsync("optimizer.safetensors", ct).ConfigureAwait(false)));
-            trainer.RestoreState(weights.Tensors, moments.Tensors, new JsonObject
-            {
-                ["step"] = latest.Step,
-                ["rng"] = latest.State.Rng.DeepClone(),
-                ["cursor"] = latest.State.DataCursor.DeepClone(),
-            });
             var extra = latest.State.Extra;
+            new TrainerCheckpoint(latest.Step, await latest.ReadFileAsync(TrainerCheckpoint.ModelFile, ct).ConfigureAwait(false),
+                await latest.ReadFileAsync(TrainerCheckpoint.OptimizerFile, ct).ConfigureAwait(false),
+                latest.State.Rng, latest.State.DataCursor, extra).RestoreInto(trainer);
             curve = extra["curve"]?.DeepClone().AsArray() ?? new JsonArray();
             trainSeconds = extra["trainSeconds"]?.GetValue<double>() ?? 0;
             _log.LogInformation("resumed {ArtifactId} from checkpoint step {Step}", artifactId, latest.Step);
@@ -280,38 +237,13 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
 
         DynamicsEvalResult? last = null;
         using var work = CancellationTokenSource.CreateLinkedTokenSource(ct, lease.LeaseLost);
-        await StageProgress.RunAsync("dynamics training", training.Steps, async progress =>
+        var loop = new TrainingLoop("dynamics training", training.Steps, training.CheckpointEvery, lease, artifactId);
+        trainSeconds = await loop.RunAsync(trainSeconds, () => trainer.Step, seconds =>
         {
-            var saved = trainer.Step;
-            progress.Report(trainer.Step);
-            var clock = Stopwatch.StartNew();
-            var startSeconds = trainSeconds;
-            while (!trainer.Done)
-            {
-                if (lease.IsLost) throw new IOException($"lost the training lease of {artifactId}: another worker took over");
-                if (ct.IsCancellationRequested)
-                {
-                    // Preemption: keep the progress made, then stop (exit 130).
-                    if (trainer.Step > saved) await SaveAsync(checkpoints, trainer, curve, startSeconds + clock.Elapsed.TotalSeconds, lease).ConfigureAwait(false);
-                    ct.ThrowIfCancellationRequested();
-                }
-                var r = trainer.TrainStep();
-                progress.Report(r.Step, $"loss {r.Loss:0.0000} flow {r.Flow:0.0000}");
-                if (r.Step % training.EvalEvery == 0 || trainer.Done)
-                {
-                    var seconds = startSeconds + clock.Elapsed.TotalSeconds;
-                    last = Evaluate(trainer, eval, curve, seconds, r);
-                }
-                if (r.Step % training.CheckpointEvery == 0 || trainer.Done)
-                {
-                    await SaveAsync(checkpoints, trainer, curve, startSeconds + clock.Elapsed.TotalSeconds, lease).ConfigureAwait(false);
-                    saved = trainer.Step;
-                }
-                afterStep?.Invoke(r.Step);
-            }
-            trainSeconds = startSeconds + clock.Elapsed.TotalSeconds;
-            return 0;
-        }).ConfigureAwait(false);
+            var r = trainer.TrainStep();
+            if (r.Step % training.EvalEvery == 0 || trainer.Done) last = Evaluate(trainer, eval, curve, seconds(), r);
+            return (r.Step, $"loss {r.Loss:0.0000} flow {r.Flow:0.0000}");
+        }, seconds => SaveAsync(checkpoints, trainer, curve, seconds), afterStep, ct).ConfigureAwait(false);
         // Resumed from the final checkpoint (a crash before the commit): the last evaluation is recomputed, not re-recorded.
         if (last == null)
         {
@@ -355,37 +287,10 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
     private static JsonNode? Finite(double value) => double.IsFinite(value) ? JsonValue.Create(value) : null;
 
     /// <summary>Writes a complete checkpoint even while cancellation is pending: never half a checkpoint.</summary>
-    private async Task SaveAsync(CheckpointStore checkpoints, DynamicsTrainer trainer, JsonArray curve, double trainSeconds, LeaseHolder lease)
+    private Task SaveAsync(CheckpointStore checkpoints, DynamicsTrainer trainer, JsonArray curve, double trainSeconds)
     {
-        if (lease.IsLost) throw new IOException($"lost the training lease of {artifactId}: not writing a checkpoint");
-        trainer.EnsureFiniteWeights();
-        var (model, optimizer, state) = trainer.CaptureState();
-        var modelBytes = new MemoryStream();
-        var optimizerBytes = new MemoryStream();
-        try
-        {
-            Safetensors.Save(modelBytes, model, new Dictionary<string, string> { ["step"] = trainer.Step.ToString() });
-            Safetensors.Save(optimizerBytes, optimizer);
-        }
-        finally
-        {
-            foreach (var t in optimizer.Values) t.Dispose();
-        }
-        modelBytes.Position = 0;
-        optimizerBytes.Position = 0;
-        var checkpoint = new CheckpointState(trainer.Step, ConfigHash, state["rng"]!.DeepClone().AsObject(), state["cursor"]!.DeepClone().AsObject())
-        {
-            Extra = new JsonObject
-            {
-                ["curve"] = curve.DeepClone(),
-                ["trainSeconds"] = trainSeconds,
-            },
-        };
-        await checkpoints.SaveAsync(checkpoint, new Dictionary<string, Stream>
-        {
-            ["model.safetensors"] = modelBytes,
-            ["optimizer.safetensors"] = optimizerBytes,
-        }, CancellationToken.None).ConfigureAwait(false);
+        var c = TrainerCheckpoint.Capture(trainer, new JsonObject { ["curve"] = curve.DeepClone(), ["trainSeconds"] = trainSeconds });
+        return checkpoints.SaveAsync(new CheckpointState(c.Step, ConfigHash, c.Rng, c.Cursor) { Extra = c.Extra }, c.Files(), CancellationToken.None);
     }
 
     private async Task<Outcome> WriteOutputsAsync(DynamicsTrainer trainer, DynamicsEvalResult last, JsonArray curve, string split, double trainSeconds,
@@ -457,7 +362,6 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
     /// <summary>Writes the manifest last, create-only; when another worker committed first, returns theirs.</summary>
     private async Task<CommittedArtifact> CommitAsync(Outcome outcome, CommittedArtifact latents, ManifestCode code, CancellationToken ct)
     {
-        var catalog = new ArtifactCatalog(store);
         var manifest = new ArtifactManifest
         {
             ArtifactId = artifactId,
@@ -472,19 +376,8 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
             StartedAt = _writer.StartedAt,
             CommittedAt = DateTimeOffset.UtcNow,
         };
-        var bytes = manifest.ToJsonBytes();
-        try
-        {
-            await store.WriteBytesAsync(StorePaths.Manifest(TrainDynamicsStage.StageName, artifactId), bytes,
-                BlobWriteOptions.CreateOnly with { ContentType = "application/json" }, ct).ConfigureAwait(false);
-            _log.LogInformation("committed {ArtifactId} (tokenizer {Tokenize})", artifactId, latents.Manifest.ArtifactId);
-            return new CommittedArtifact(manifest, Hashing.Sha256Hex(bytes));
-        }
-        catch (BlobConditionFailedException)
-        {
-            _log.LogInformation("another worker committed {ArtifactId} first", artifactId);
-            return await catalog.TryGetAsync(TrainDynamicsStage.StageName, artifactId, ct).ConfigureAwait(false)
-                   ?? throw new IOException($"{StorePaths.Manifest(TrainDynamicsStage.StageName, artifactId)} exists but cannot be read back");
-        }
+        var (committed, ours) = await ManifestCommit.CommitOrReadExistingAsync(store, manifest, _log, ct).ConfigureAwait(false);
+        if (ours) _log.LogInformation("committed {ArtifactId} (tokenizer {Tokenize})", artifactId, latents.Manifest.ArtifactId);
+        return committed;
     }
 }

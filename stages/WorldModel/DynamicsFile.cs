@@ -18,34 +18,15 @@ public static class DynamicsFile
     public static DynamicsConfig ParseConfig(string json) =>
         JsonSerializer.Deserialize<DynamicsConfig>(json, Json) ?? throw new InvalidDataException("dynamics config JSON is empty");
 
-    public static void Save(Stream stream, DynamicsModel model, IReadOnlyDictionary<string, string>? extra = null)
-    {
-        var metadata = new Dictionary<string, string>(extra ?? new Dictionary<string, string>())
+    public static void Save(Stream stream, DynamicsModel model, IReadOnlyDictionary<string, string>? extra = null) =>
+        ModelFile.Save(stream, model, extra, new Dictionary<string, string>
         {
             [ConfigKey] = ConfigJson(model.Config),
             [ActionsKey] = ActionComponentSpec.ToJson(model.ActionSpace).ToJsonString(),
-        };
-        Safetensors.Save(stream, model.StateDict(), metadata);
-    }
+        });
 
     /// <summary>Rebuilds the model from a file written by <see cref="Save"/>, in eval mode, on <paramref name="device"/>.</summary>
-    public static DynamicsModel Load(Stream stream, Device? device = null)
-    {
-        using var file = Safetensors.Load(stream);
-        if (!file.Metadata.TryGetValue(ConfigKey, out var json) || !file.Metadata.TryGetValue(ActionsKey, out var actions))
-            throw new InvalidDataException($"not a dynamics file: safetensors metadata '{ConfigKey}' or '{ActionsKey}' is missing");
-        var model = new DynamicsModel(ParseConfig(json), ActionComponentSpec.ListFromJson(System.Text.Json.Nodes.JsonNode.Parse(actions)));
-        try
-        {
-            model.LoadStateDict(file.Tensors);
-            if (device is { } d && d != Device.Cpu) model.To(d);
-            model.Eval();
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
+    public static DynamicsModel Load(Stream stream, Device? device = null) =>
+        ModelFile.Load(stream, device, "dynamics", [ConfigKey, ActionsKey], metadata =>
+            new DynamicsModel(ParseConfig(metadata[ConfigKey]), ActionComponentSpec.ListFromJson(System.Text.Json.Nodes.JsonNode.Parse(metadata[ActionsKey]))));
 }

@@ -1,14 +1,13 @@
 using System.Text.Json.Nodes;
 using Dreamer.Torch;
 using Dreamer.Torch.NN;
-using Dreamer.Torch.Optim;
 
 namespace Dreamer.WorldModel;
 
 using Torch = Dreamer.Torch.Torch;
 
 /// <summary>How the dynamics model is trained and evaluated.</summary>
-public sealed record DynamicsTrainingConfig
+public sealed record DynamicsTrainingConfig : IOptimizerSettings
 {
     public int Steps { get; init; } = 2000;
     public int BatchSize { get; init; } = 8;
@@ -36,15 +35,7 @@ public sealed record DynamicsTrainingConfig
 
     public IEnumerable<string> Validate(string prefix = "")
     {
-        if (Steps < 1) yield return $"{prefix}Steps must be positive (got {Steps})";
-        if (BatchSize < 1) yield return $"{prefix}BatchSize must be positive (got {BatchSize})";
-        if (SequenceLength < 1) yield return $"{prefix}SequenceLength must be positive (got {SequenceLength})";
-        if (LearningRate <= 0) yield return $"{prefix}LearningRate must be positive (got {LearningRate})";
-        if (MinLearningRateRatio is < 0 or > 1) yield return $"{prefix}MinLearningRateRatio must lie in [0, 1] (got {MinLearningRateRatio})";
-        if (WarmupSteps < 0 || WarmupSteps > Steps) yield return $"{prefix}WarmupSteps must lie in [0, Steps] (got {WarmupSteps})";
-        if (WeightDecay < 0) yield return $"{prefix}WeightDecay must not be negative (got {WeightDecay})";
-        if (Beta1 is < 0 or >= 1 || Beta2 is < 0 or >= 1) yield return $"{prefix}Beta1 and Beta2 must lie in [0, 1) (got {Beta1}, {Beta2})";
-        if (GradClip <= 0) yield return $"{prefix}GradClip must be positive (got {GradClip})";
+        foreach (var problem in OptimizerSettings.Validate(this, prefix)) yield return problem;
         if (BootstrapStart < 0) yield return $"{prefix}BootstrapStart must not be negative (got {BootstrapStart})";
         if (BootstrapFraction is < 0 or > 1) yield return $"{prefix}BootstrapFraction must lie in [0, 1] (got {BootstrapFraction})";
         if (EvalEvery < 1) yield return $"{prefix}EvalEvery must be positive (got {EvalEvery})";
@@ -63,15 +54,13 @@ public readonly record struct DynamicsStepResult(long Step, double Loss, double 
 /// everything a resumed run needs (weights, moments, the noise generator, the data cursor), so N steps
 /// equal N/2 + resume + N/2 bit for bit.
 /// </summary>
-public sealed class DynamicsTrainer : IDisposable
+public sealed class DynamicsTrainer : ICheckpointedTrainer, IDisposable
 {
     private readonly LatentSet _train;
     private readonly int[] _windows;
     private WindowSampler _sampler;
     private readonly Generator _generator;
-    private readonly AdamW _optimizer;
-    private readonly LrSchedule _schedule;
-    private readonly Tensor[] _parameters;
+    private readonly TrainerOptimizer _optimizer;
 
     public DynamicsTrainer(DynamicsConfig model, IReadOnlyList<ActionComponentSpec> actions, DynamicsTrainingConfig training, LatentSet train,
         ulong seed, Device? device = null)
@@ -95,10 +84,7 @@ public sealed class DynamicsTrainer : IDisposable
             Model = new DynamicsModel(model, actions, new ParamOptions(Generator: init));
         if (Device != Device.Cpu) Model.To(Device);
         _generator = new Generator(seed ^ 0x9E3779B97F4A7C15UL, Device);
-        _parameters = Model.Parameters().ToArray();
-        _optimizer = new AdamW(Model, training.LearningRate, training.Beta1, training.Beta2, 1e-8, training.WeightDecay);
-        _schedule = LrSchedule.WarmupCosine(training.LearningRate, training.WarmupSteps, training.Steps,
-            training.LearningRate * training.MinLearningRateRatio);
+        _optimizer = new TrainerOptimizer(Model, training);
     }
 
     public DynamicsModel Model { get; }
@@ -125,59 +111,34 @@ public sealed class DynamicsTrainer : IDisposable
         var lossValue = result.Loss.ToDouble();
         if (!double.IsFinite(lossValue))
             throw new NonFiniteLossException(Step, $"flow {result.Flow}, bootstrap {result.Bootstrap}");
-        _optimizer.ZeroGrad();
-        result.Loss.Backward();
-        var norm = GradClip.ClipGradNorm(_parameters, t.GradClip);
-        if (!double.IsFinite(norm)) throw new NonFiniteLossException(Step, $"gradient norm {norm}");
-        var lr = _schedule.At(Step);
-        _optimizer.LearningRate = lr;
-        _optimizer.Step();
+        var (norm, lr) = _optimizer.Step(result.Loss, Step);
         Step++;
         return new DynamicsStepResult(Step, lossValue, result.Flow, result.Bootstrap, norm, lr);
     }
 
     /// <summary>Throws <see cref="NonFiniteLossException"/> when any weight is NaN or infinite (never checkpoint those).</summary>
-    public void EnsureFiniteWeights()
-    {
-        using var scope = Torch.NewDisposeScope();
-        using var noGrad = Torch.NoGrad();
-        foreach (var (name, p) in Model.NamedParameters())
-            if (p.IsFinite().LogicalNot().Any().ToBoolean())
-                throw new NonFiniteLossException(Step, $"parameter {name} is not finite after the update");
-    }
+    public void EnsureFiniteWeights() => TrainerState.EnsureFiniteWeights(Model, Step);
 
     /// <summary>Weights, optimizer moments (copies the caller disposes) and a JSON state with "step", "rng" and "cursor".</summary>
     public (Dictionary<string, Tensor> Model, Dictionary<string, Tensor> Optimizer, JsonObject State) CaptureState()
     {
-        string rng;
-        using (Torch.NewDisposeScope()) rng = Convert.ToBase64String(_generator.GetState().To(Device.Cpu).ToBytes());
         var state = new JsonObject
         {
             ["step"] = Step,
-            ["rng"] = new JsonObject { ["noise_generator"] = rng },
-            ["cursor"] = new JsonObject
-            {
-                ["seed"] = Seed, ["epoch"] = _sampler.Epoch, ["position"] = _sampler.Position, ["windows"] = _windows.Length,
-            },
+            ["rng"] = new JsonObject { ["noise_generator"] = TrainerState.Capture(_generator) },
+            ["cursor"] = _sampler.ToCursor(),
         };
         return (Model.StateDict(), _optimizer.StateDict(), state);
     }
 
     public void RestoreState(IReadOnlyDictionary<string, Tensor> model, IReadOnlyDictionary<string, Tensor> optimizer, JsonObject state)
     {
-        var cursor = state["cursor"]!.AsObject();
-        var windows = cursor["windows"]!.GetValue<int>();
-        if (windows != _windows.Length)
-            throw new InvalidDataException($"checkpoint was taken with {windows} training windows, the data now gives {_windows.Length}");
-        if (cursor["seed"]!.GetValue<ulong>() != Seed)
-            throw new InvalidDataException($"checkpoint was taken with seed {cursor["seed"]}, this run uses {Seed}");
+        var sampler = WindowSampler.FromCursor(state["cursor"]!.AsObject(), _windows.Length, Seed);
         Model.LoadStateDict(model);
         _optimizer.LoadStateDict(optimizer);
         Step = state["step"]!.GetValue<long>();
-        _sampler = new WindowSampler(_windows.Length, Seed, cursor["epoch"]!.GetValue<long>(), cursor["position"]!.GetValue<int>());
-        var bytes = Convert.FromBase64String(state["rng"]!["noise_generator"]!.GetValue<string>());
-        using var rng = Tensor.FromBytes(bytes, DType.UInt8, bytes.Length);
-        _generator.SetState(rng);
+        _sampler = sampler;
+        TrainerState.Restore(_generator, state["rng"]!["noise_generator"]!.GetValue<string>());
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Dreamer.Torch;
 
 namespace Dreamer.WorldModel;
@@ -123,6 +124,20 @@ public sealed class WindowSampler
 
     public long Epoch { get; private set; }
     public int Position { get; private set; }
+
+    /// <summary>The data cursor a checkpoint keeps: seed, epoch, position and the number of windows it runs over.</summary>
+    public JsonObject ToCursor() => new() { ["seed"] = _seed, ["epoch"] = Epoch, ["position"] = Position, ["windows"] = _count };
+
+    /// <summary>The sampler a cursor written by <see cref="ToCursor"/> continues; its seed and window count must be this run's.</summary>
+    public static WindowSampler FromCursor(JsonObject cursor, int windows, ulong seed)
+    {
+        var taken = cursor["windows"]!.GetValue<int>();
+        if (taken != windows)
+            throw new InvalidDataException($"checkpoint was taken with {taken} training windows, the data now gives {windows}");
+        if (cursor["seed"]!.GetValue<ulong>() != seed)
+            throw new InvalidDataException($"checkpoint was taken with seed {cursor["seed"]}, this run uses {seed}");
+        return new WindowSampler(windows, seed, cursor["epoch"]!.GetValue<long>(), cursor["position"]!.GetValue<int>());
+    }
 
     /// <summary>The next <paramref name="batch"/> window indices (crossing into the next epoch as needed).</summary>
     public int[] Next(int batch)

@@ -44,6 +44,36 @@ public sealed record SpaceTimeConfig
 }
 
 /// <summary>
+/// Overrides of a <see cref="SpaceTimeConfig"/> as a stage configuration section binds them
+/// (e.g. Tokenizer:Model:Encoder:Layers, TrainDynamics:Model:Transformer:Layers); null keeps the preset's value.
+/// </summary>
+public sealed class SpaceTimeOverrides
+{
+    public long? Dim { get; set; }
+    public long? Heads { get; set; }
+    public long? KvHeads { get; set; }
+    public long? Hidden { get; set; }
+    public double? SoftCap { get; set; }
+    public bool? QkNorm { get; set; }
+    public int? Layers { get; set; }
+    public int? TimeEvery { get; set; }
+    public int? Registers { get; set; }
+
+    public SpaceTimeConfig Apply(SpaceTimeConfig p) => p with
+    {
+        Dim = Dim ?? p.Dim,
+        Heads = Heads ?? p.Heads,
+        KvHeads = KvHeads ?? p.KvHeads,
+        Hidden = Hidden ?? p.Hidden,
+        SoftCap = SoftCap ?? p.SoftCap,
+        QkNorm = QkNorm ?? p.QkNorm,
+        Layers = Layers ?? p.Layers,
+        TimeEvery = TimeEvery ?? p.TimeEvery,
+        Registers = Registers ?? p.Registers,
+    };
+}
+
+/// <summary>
 /// Keys and values of the time-attention layers for frames already processed, so the next frame costs
 /// one frame of compute. With a window W only the last W-1 frames are kept: processing frame by frame
 /// then equals a full forward with a W-frame banded causal mask.

@@ -18,30 +18,10 @@ public static class TokenizerFile
     public static TokenizerConfig ParseConfig(string json) =>
         JsonSerializer.Deserialize<TokenizerConfig>(json, Json) ?? throw new InvalidDataException("tokenizer config JSON is empty");
 
-    public static void Save(Stream stream, CausalTokenizer model, IReadOnlyDictionary<string, string>? extra = null)
-    {
-        var metadata = new Dictionary<string, string>(extra ?? new Dictionary<string, string>()) { [ConfigKey] = ConfigJson(model.Config) };
-        Safetensors.Save(stream, model.StateDict(), metadata);
-    }
+    public static void Save(Stream stream, CausalTokenizer model, IReadOnlyDictionary<string, string>? extra = null) =>
+        ModelFile.Save(stream, model, extra, new Dictionary<string, string> { [ConfigKey] = ConfigJson(model.Config) });
 
     /// <summary>Rebuilds the tokenizer from a file written by <see cref="Save"/>, in eval mode, on <paramref name="device"/>.</summary>
-    public static CausalTokenizer Load(Stream stream, Device? device = null)
-    {
-        using var file = Safetensors.Load(stream);
-        if (!file.Metadata.TryGetValue(ConfigKey, out var json))
-            throw new InvalidDataException($"not a tokenizer file: safetensors metadata '{ConfigKey}' is missing");
-        var model = new CausalTokenizer(ParseConfig(json));
-        try
-        {
-            model.LoadStateDict(file.Tensors);
-            if (device is { } d && d != Device.Cpu) model.To(d);
-            model.Eval();
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
+    public static CausalTokenizer Load(Stream stream, Device? device = null) =>
+        ModelFile.Load(stream, device, "tokenizer", [ConfigKey], metadata => new CausalTokenizer(ParseConfig(metadata[ConfigKey])));
 }

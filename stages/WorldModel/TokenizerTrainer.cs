@@ -1,14 +1,13 @@
 using System.Text.Json.Nodes;
 using Dreamer.Torch;
 using Dreamer.Torch.NN;
-using Dreamer.Torch.Optim;
 
 namespace Dreamer.WorldModel;
 
 using Torch = Dreamer.Torch.Torch;
 
 /// <summary>How the tokenizer is trained and evaluated.</summary>
-public sealed record TokenizerTrainingConfig
+public sealed record TokenizerTrainingConfig : IOptimizerSettings
 {
     public int Steps { get; init; } = 2000;
     public int BatchSize { get; init; } = 8;
@@ -35,15 +34,7 @@ public sealed record TokenizerTrainingConfig
 
     public IEnumerable<string> Validate(string prefix = "")
     {
-        if (Steps < 1) yield return $"{prefix}Steps must be positive (got {Steps})";
-        if (BatchSize < 1) yield return $"{prefix}BatchSize must be positive (got {BatchSize})";
-        if (SequenceLength < 1) yield return $"{prefix}SequenceLength must be positive (got {SequenceLength})";
-        if (LearningRate <= 0) yield return $"{prefix}LearningRate must be positive (got {LearningRate})";
-        if (MinLearningRateRatio is < 0 or > 1) yield return $"{prefix}MinLearningRateRatio must lie in [0, 1] (got {MinLearningRateRatio})";
-        if (WarmupSteps < 0 || WarmupSteps > Steps) yield return $"{prefix}WarmupSteps must lie in [0, Steps] (got {WarmupSteps})";
-        if (WeightDecay < 0) yield return $"{prefix}WeightDecay must not be negative (got {WeightDecay})";
-        if (Beta1 is < 0 or >= 1 || Beta2 is < 0 or >= 1) yield return $"{prefix}Beta1 and Beta2 must lie in [0, 1) (got {Beta1}, {Beta2})";
-        if (GradClip <= 0) yield return $"{prefix}GradClip must be positive (got {GradClip})";
+        foreach (var problem in OptimizerSettings.Validate(this, prefix)) yield return problem;
         if (!PerceptualLosses.Names.Contains(Perceptual))
             yield return $"{prefix}Perceptual must be one of {string.Join(", ", PerceptualLosses.Names)} (got '{Perceptual}')";
         if (Perceptual == "lpips" && string.IsNullOrEmpty(LpipsWeights)) yield return $"{prefix}LpipsWeights must name a safetensors file when Perceptual is lpips";
@@ -100,18 +91,16 @@ public sealed record EvalResult(double Psnr, double Ssim, double Mse, int Frames
 /// Everything a resumed run needs is in <see cref="CaptureState"/>: weights, optimizer moments, the MAE
 /// generator's state, the data cursor and the loss normalisers, so N steps equal N/2 + resume + N/2 bit for bit.
 /// </summary>
-public sealed class TokenizerTrainer : IDisposable
+public sealed class TokenizerTrainer : ICheckpointedTrainer, IDisposable
 {
     private readonly FrameSet _train;
     private readonly int[] _windows;
     private WindowSampler _sampler;
     private readonly Generator _generator;
-    private readonly AdamW _optimizer;
-    private readonly LrSchedule _schedule;
+    private readonly TrainerOptimizer _optimizer;
     private readonly IPerceptualLoss? _perceptual;
     private readonly LossNormalizer _mseNorm;
     private readonly LossNormalizer _perceptualNorm;
-    private readonly Tensor[] _parameters;
 
     /// <param name="perceptual">A perceptual term to use instead of the one Training.Perceptual names (the trainer disposes it).</param>
     public TokenizerTrainer(TokenizerConfig model, TokenizerTrainingConfig training, FrameSet train, ulong seed, Device? device = null,
@@ -137,10 +126,7 @@ public sealed class TokenizerTrainer : IDisposable
         }
         if (Device != Device.Cpu) Model.To(Device);
         _generator = new Generator(seed ^ 0x5DEECE66DUL, Device);
-        _parameters = Model.Parameters().ToArray();
-        _optimizer = new AdamW(Model, training.LearningRate, training.Beta1, training.Beta2, 1e-8, training.WeightDecay);
-        _schedule = LrSchedule.WarmupCosine(training.LearningRate, training.WarmupSteps, training.Steps,
-            training.LearningRate * training.MinLearningRateRatio);
+        _optimizer = new TrainerOptimizer(Model, training);
         _perceptual = perceptual ?? (training.PerceptualWeight > 0 ? PerceptualLosses.Create(training.Perceptual, training.LpipsWeights, Device) : null);
         _mseNorm = new LossNormalizer(training.LossNormDecay);
         _perceptualNorm = new LossNormalizer(training.LossNormDecay);
@@ -185,13 +171,7 @@ public sealed class TokenizerTrainer : IDisposable
         if (perceptual != null && t.PerceptualWeight > 0)
             loss = loss + perceptual * (t.PerceptualWeight / _perceptualNorm.Update(perceptualValue));
         var lossValue = loss.ToDouble();
-        _optimizer.ZeroGrad();
-        loss.Backward();
-        var norm = GradClip.ClipGradNorm(_parameters, t.GradClip);
-        if (!double.IsFinite(norm)) throw new NonFiniteLossException(Step, $"gradient norm {norm}");
-        var lr = _schedule.At(Step);
-        _optimizer.LearningRate = lr;
-        _optimizer.Step();
+        var (norm, lr) = _optimizer.Step(loss, Step);
         Step++;
         return new TrainStepResult(Step, lossValue, mseValue, perceptualValue, norm, lr);
     }
@@ -200,14 +180,7 @@ public sealed class TokenizerTrainer : IDisposable
     /// Throws <see cref="NonFiniteLossException"/> when any weight is NaN or infinite: an update can blow the
     /// weights up while its own loss was still finite, and such weights must never reach a checkpoint.
     /// </summary>
-    public void EnsureFiniteWeights()
-    {
-        using var scope = Torch.NewDisposeScope();
-        using var noGrad = Torch.NoGrad();
-        foreach (var (name, p) in Model.NamedParameters())
-            if (p.IsFinite().LogicalNot().Any().ToBoolean())
-                throw new NonFiniteLossException(Step, $"parameter {name} is not finite after the update");
-    }
+    public void EnsureFiniteWeights() => TrainerState.EnsureFiniteWeights(Model, Step);
 
     /// <summary>
     /// PSNR/SSIM of reconstructions without masking on up to <paramref name="maxWindows"/> windows of
@@ -251,16 +224,11 @@ public sealed class TokenizerTrainer : IDisposable
     /// </summary>
     public (Dictionary<string, Tensor> Model, Dictionary<string, Tensor> Optimizer, JsonObject State) CaptureState()
     {
-        string rng;
-        using (Torch.NewDisposeScope()) rng = Convert.ToBase64String(_generator.GetState().To(Device.Cpu).ToBytes());
         var state = new JsonObject
         {
             ["step"] = Step,
-            ["rng"] = new JsonObject { ["mae_generator"] = rng },
-            ["cursor"] = new JsonObject
-            {
-                ["seed"] = Seed, ["epoch"] = _sampler.Epoch, ["position"] = _sampler.Position, ["windows"] = _windows.Length,
-            },
+            ["rng"] = new JsonObject { ["mae_generator"] = TrainerState.Capture(_generator) },
+            ["cursor"] = _sampler.ToCursor(),
             ["normalizers"] = new JsonObject { ["mse"] = _mseNorm.ToJson(), ["perceptual"] = _perceptualNorm.ToJson() },
         };
         return (Model.StateDict(), _optimizer.StateDict(), state);
@@ -269,19 +237,12 @@ public sealed class TokenizerTrainer : IDisposable
     /// <summary>Restores a state written by <see cref="CaptureState"/> (same configuration and data).</summary>
     public void RestoreState(IReadOnlyDictionary<string, Tensor> model, IReadOnlyDictionary<string, Tensor> optimizer, JsonObject state)
     {
-        var cursor = state["cursor"]!.AsObject();
-        var windows = cursor["windows"]!.GetValue<int>();
-        if (windows != _windows.Length)
-            throw new InvalidDataException($"checkpoint was taken with {windows} training windows, the data now gives {_windows.Length}");
-        if (cursor["seed"]!.GetValue<ulong>() != Seed)
-            throw new InvalidDataException($"checkpoint was taken with seed {cursor["seed"]}, this run uses {Seed}");
+        var sampler = WindowSampler.FromCursor(state["cursor"]!.AsObject(), _windows.Length, Seed);
         Model.LoadStateDict(model);
         _optimizer.LoadStateDict(optimizer);
         Step = state["step"]!.GetValue<long>();
-        _sampler = new WindowSampler(_windows.Length, Seed, cursor["epoch"]!.GetValue<long>(), cursor["position"]!.GetValue<int>());
-        var bytes = Convert.FromBase64String(state["rng"]!["mae_generator"]!.GetValue<string>());
-        using var rng = Tensor.FromBytes(bytes, DType.UInt8, bytes.Length);
-        _generator.SetState(rng);
+        _sampler = sampler;
+        TrainerState.Restore(_generator, state["rng"]!["mae_generator"]!.GetValue<string>());
         _mseNorm.Load(state["normalizers"]!["mse"]!.AsObject());
         _perceptualNorm.Load(state["normalizers"]!["perceptual"]!.AsObject());
     }

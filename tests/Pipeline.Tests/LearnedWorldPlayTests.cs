@@ -25,23 +25,10 @@ public sealed class LearnedWorldPlayTests(ITestOutputHelper output) : IDisposabl
             "--set", "Collect:Preset=tiny", "--set", "Collect:Episodes=4", "--set", "Collect:MaxSteps=40",
             "--set", "Collect:UnlabeledShare=0", "--set", "Collect:Dataset=tiny");
         Assert.True(collect.ExitCode == 0, collect.Stderr);
-        File.WriteAllText(Path.Combine(_root, "ingest.yaml"), "Ingest:\n  ValidationFraction: 0.3\n");
-        File.WriteAllText(Path.Combine(_root, "tokenize.yaml"), "Tokenizer:\n  Preset: tiny\n  Steps: 40\n  Threads: 1\n");
-        File.WriteAllText(Path.Combine(_root, "dynamics.yaml"), "TrainDynamics:\n  Preset: tiny\n  Steps: 60\n  Threads: 1\n  LearningRate: 0.003\n");
-        var pipeline = Path.Combine(_root, "pipeline.yaml");
-        File.WriteAllText(pipeline, """
-            name: learned-world
-            stages:
-              - stage: ingest
-                input: raw/tiny
-                config: ingest.yaml
-              - stage: tokenize
-                input: ingest
-                config: tokenize.yaml
-              - stage: train-dynamics
-                input: tokenize
-                config: dynamics.yaml
-            """);
+        var pipeline = TestPipeline.Write(_root, "learned-world",
+            new TestStage("ingest", "raw/tiny", "ingest.yaml", "Ingest:\n  ValidationFraction: 0.3\n"),
+            new TestStage("tokenize", "ingest", "tokenize.yaml", "Tokenizer:\n  Preset: tiny\n  Steps: 40\n  Threads: 1\n"),
+            new TestStage("train-dynamics", "tokenize", "dynamics.yaml", "TrainDynamics:\n  Preset: tiny\n  Steps: 60\n  Threads: 1\n  LearningRate: 0.003\n"));
         var nightly = await DreamerProcess.RunAsync("nightly", "--store", store, "--pipeline", pipeline, "--json");
         Assert.True(nightly.ExitCode == 0, nightly.Stderr);
         var stages = JsonNode.Parse(nightly.Stdout)!["stages"]!.AsArray();

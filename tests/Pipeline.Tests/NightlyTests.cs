@@ -18,23 +18,10 @@ public class NightlyTests : IDisposable
     private string Store => Path.Combine(_root, "store");
 
     /// <summary>A tiny pipeline: 3 short episodes -> ingest -> tokenize (tiny preset).</summary>
-    private string WritePipeline(int tokenizerSteps = 30)
-    {
-        File.WriteAllText(Path.Combine(_root, "tokenize.yaml"), $"Tokenizer:\n  Preset: tiny\n  Steps: {tokenizerSteps}\n  CheckpointEvery: 5\n  EvalEvery: 15\n  Threads: 1\n");
-        File.WriteAllText(Path.Combine(_root, "ingest.yaml"), "Ingest:\n  ValidationFraction: 0.34\n");
-        var path = Path.Combine(_root, "pipeline.yaml");
-        File.WriteAllText(path, """
-            name: nightly
-            stages:
-              - stage: ingest
-                input: raw/tiny
-                config: ingest.yaml
-              - stage: tokenize
-                input: ingest
-                config: tokenize.yaml
-            """);
-        return path;
-    }
+    private string WritePipeline(int tokenizerSteps = 30) => TestPipeline.Write(_root, "nightly",
+        new TestStage("ingest", "raw/tiny", "ingest.yaml", "Ingest:\n  ValidationFraction: 0.34\n"),
+        new TestStage("tokenize", "ingest", "tokenize.yaml",
+            $"Tokenizer:\n  Preset: tiny\n  Steps: {tokenizerSteps}\n  CheckpointEvery: 5\n  EvalEvery: 15\n  Threads: 1\n"));
 
     private static async Task CollectAsync(string store)
     {

@@ -234,43 +234,20 @@ public sealed class DynamicsTests
         using var straight = new DynamicsTrainer(Tiny, Moves, training, data, 10);
         while (!straight.Done) straight.TrainStep();
 
-        Dictionary<string, Tensor> model, optimizer;
-        JsonObject state;
-        var files = new List<SafetensorsFile>();
-        try
+        TrainerCheckpoint saved;
+        using (var first = new DynamicsTrainer(Tiny, Moves, training, data, 10))
         {
-            using (var first = new DynamicsTrainer(Tiny, Moves, training, data, 10))
-            {
-                for (var i = 0; i < 6; i++) first.TrainStep();
-                var (m, o, s) = first.CaptureState();
-                model = RoundTrip(m, files);
-                optimizer = RoundTrip(o, files);
-                foreach (var t in o.Values) t.Dispose();
-                state = JsonNode.Parse(s.ToJsonString())!.AsObject();
-            }
-            using var resumed = new DynamicsTrainer(Tiny, Moves, training, data, 10);
-            resumed.RestoreState(model, optimizer, state);
-            while (!resumed.Done) resumed.TrainStep();
-            foreach (var (name, p) in straight.Model.NamedParameters())
-            {
-                var other = resumed.Model.StateDict()[name];
-                Assert.True(p.Flatten().ToArray<float>().SequenceEqual(other.Flatten().ToArray<float>()), $"{name} differs after resume");
-            }
+            for (var i = 0; i < 6; i++) first.TrainStep();
+            saved = CheckpointRoundTrip.Of(first);
         }
-        finally
+        using var resumed = new DynamicsTrainer(Tiny, Moves, training, data, 10);
+        saved.RestoreInto(resumed);
+        while (!resumed.Done) resumed.TrainStep();
+        foreach (var (name, p) in straight.Model.NamedParameters())
         {
-            foreach (var f in files) f.Dispose();
+            var other = resumed.Model.StateDict()[name];
+            Assert.True(p.Flatten().ToArray<float>().SequenceEqual(other.Flatten().ToArray<float>()), $"{name} differs after resume");
         }
-    }
-
-    private static Dictionary<string, Tensor> RoundTrip(IReadOnlyDictionary<string, Tensor> tensors, List<SafetensorsFile> keep)
-    {
-        using var stream = new MemoryStream();
-        Safetensors.Save(stream, tensors);
-        stream.Position = 0;
-        var file = Safetensors.Load(stream);
-        keep.Add(file);
-        return file.Tensors;
     }
 
     [Fact]

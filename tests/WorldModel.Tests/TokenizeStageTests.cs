@@ -299,7 +299,7 @@ public sealed class TokenizeStageTests(TokenizedStore tokenized) : IClassFixture
     [Fact]
     public void PresetsResolveWithOverrides()
     {
-        var section = new TokenizeSection { Preset = "small", Steps = 10, Model = new TokenizerModelSection { Latents = 12, Encoder = new SpaceTimeSection { Layers = 2 } } };
+        var section = new TokenizeSection { Preset = "small", Steps = 10, Model = new TokenizerModelSection { Latents = 12, Encoder = new SpaceTimeOverrides { Layers = 2 } } };
         var (model, training) = section.Resolve(32, 48);
         Assert.Equal(10, training.Steps);
         Assert.Equal(10, training.WarmupSteps); // clipped to the step count

@@ -179,7 +179,7 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
     [Fact]
     public void PresetsResolveWithOverridesAndTheDataShape()
     {
-        var section = new TrainDynamicsSection { Preset = "small", Steps = 10, Objective = "CleanContext", Model = new DynamicsModelSection { KMax = 4, Transformer = new DynamicsTransformerSection { Layers = 2 } } };
+        var section = new TrainDynamicsSection { Preset = "small", Steps = 10, Objective = "CleanContext", Model = new DynamicsModelSection { KMax = 4, Transformer = new SpaceTimeOverrides { Layers = 2 } } };
         var (model, training) = section.Resolve(24, 12);
         Assert.Equal(10, training.Steps);
         Assert.Equal(10, training.WarmupSteps); // clipped to the step count

@@ -22,17 +22,6 @@ public sealed class TrainerTests
         Assert.True(after.Psnr > before.Psnr + 3, $"PSNR {before.Psnr:0.00} -> {after.Psnr:0.00}");
     }
 
-    private static Dictionary<string, Tensor> RoundTrip(IReadOnlyDictionary<string, Tensor> tensors, List<SafetensorsFile> keep)
-    {
-        // Through safetensors bytes, as a checkpoint in the store would be.
-        using var stream = new MemoryStream();
-        Safetensors.Save(stream, tensors);
-        stream.Position = 0;
-        var file = Safetensors.Load(stream);
-        keep.Add(file);
-        return file.Tensors;
-    }
-
     [Fact]
     public void ResumeFromHalfwayGivesBitIdenticalWeights()
     {
@@ -43,35 +32,22 @@ public sealed class TrainerTests
         using var straight = new TokenizerTrainer(Tiny.Model, training, data, seed);
         while (!straight.Done) straight.TrainStep();
 
-        var files = new List<SafetensorsFile>();
-        try
+        TrainerCheckpoint saved;
+        using (var first = new TokenizerTrainer(Tiny.Model, training, data, seed))
         {
-            Dictionary<string, Tensor> model, optimizer;
-            System.Text.Json.Nodes.JsonObject state;
-            using (var first = new TokenizerTrainer(Tiny.Model, training, data, seed))
-            {
-                for (var i = 0; i < 8; i++) first.TrainStep();
-                var (m, o, s) = first.CaptureState();
-                model = RoundTrip(m, files);
-                optimizer = RoundTrip(o, files);
-                foreach (var t in o.Values) t.Dispose();
-                state = System.Text.Json.Nodes.JsonNode.Parse(s.ToJsonString())!.AsObject();
-            }
-            using var resumed = new TokenizerTrainer(Tiny.Model, training, data, seed);
-            resumed.RestoreState(model, optimizer, state);
-            Assert.Equal(8, resumed.Step);
-            while (!resumed.Done) resumed.TrainStep();
+            for (var i = 0; i < 8; i++) first.TrainStep();
+            saved = CheckpointRoundTrip.Of(first);
+        }
+        using var resumed = new TokenizerTrainer(Tiny.Model, training, data, seed);
+        saved.RestoreInto(resumed);
+        Assert.Equal(8, resumed.Step);
+        while (!resumed.Done) resumed.TrainStep();
 
-            var a = straight.Model.StateDict();
-            var b = resumed.Model.StateDict();
-            Assert.Equal(a.Keys.Order(), b.Keys.Order());
-            foreach (var (name, t) in a)
-                Assert.True(t.ToBytes().AsSpan().SequenceEqual(b[name].ToBytes()), $"parameter {name} differs after resume");
-        }
-        finally
-        {
-            foreach (var f in files) f.Dispose();
-        }
+        var a = straight.Model.StateDict();
+        var b = resumed.Model.StateDict();
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var (name, t) in a)
+            Assert.True(t.ToBytes().AsSpan().SequenceEqual(b[name].ToBytes()), $"parameter {name} differs after resume");
     }
 
     private sealed class PoisonedLoss(int poisonAt) : IPerceptualLoss

@@ -2,19 +2,20 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 
-namespace Dreamer.Stages.Tokenize;
+namespace Dreamer.WorldModel;
 
 /// <summary>
 /// A minimal PNG encoder: 8-bit RGB, no interlace, filter type 0 on every row, one zlib IDAT chunk
-/// (System.IO.Compression), CRC-32 per chunk. Enough for sample grids any viewer opens.
+/// (System.IO.Compression), CRC-32 per chunk. Enough for the tokenizer's sample grids and for the frames
+/// `dreamer play` streams (tiny, so the simplest valid file is also fast enough at model speed).
 /// </summary>
 public static class Png
 {
     private static readonly byte[] Signature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
     private static readonly uint[] CrcTable = BuildCrcTable();
 
-    /// <summary>Encodes row-major RGB bytes (height x width x 3).</summary>
-    public static byte[] EncodeRgb(ReadOnlySpan<byte> rgb, int width, int height)
+    /// <summary>Encodes row-major RGB bytes (height x width x 3); <paramref name="level"/>: Fastest for frames streamed live.</summary>
+    public static byte[] EncodeRgb(ReadOnlySpan<byte> rgb, int width, int height, CompressionLevel level = CompressionLevel.Optimal)
     {
         if (width < 1 || height < 1 || rgb.Length != (long)width * height * 3)
             throw new ArgumentException($"{rgb.Length} bytes is not a {width}x{height} RGB image");
@@ -33,7 +34,7 @@ public static class Png
 
         using (var compressed = new MemoryStream())
         {
-            using (var z = new ZLibStream(compressed, CompressionLevel.Optimal, leaveOpen: true))
+            using (var z = new ZLibStream(compressed, level, leaveOpen: true))
             {
                 var stride = width * 3;
                 for (var y = 0; y < height; y++)
