@@ -9,7 +9,7 @@ using Torch = Dreamer.Torch.Torch;
 /// ground truth, both decoded by the tokenizer), floor_h{h} (the last context frame copied forward),
 /// gain_k{K}_h{h} = psnr - floor, latent_mse_k{K} (over the horizon), flow_loss and action_shuffle_ratio
 /// (finest-step loss with actions shuffled across windows over the loss with the true ones; above 1 means
-/// the model reads its actions). Video: per frame an RGB24 image (ground truth | imagined) of the first window.
+/// the model reads its actions); eval_windows_labeled is 1 when the windows come from labeled episodes. Video: per frame an RGB24 image (ground truth | imagined) of the first window.
 /// </summary>
 public sealed record DynamicsEvalResult(Dictionary<string, double> Metrics, IReadOnlyList<byte[]> Video, int VideoWidth, int VideoHeight, int Windows);
 
@@ -24,7 +24,12 @@ public static class DynamicsEvaluation
     {
         var context = training.EvalContext;
         var horizon = training.EvalHorizon;
-        var starts = EpisodeWindows.Evenly(data.Episodes, context + horizon, training.EvalWindows);
+        // Rollouts follow the recorded actions, so score windows whose actions were recorded when there are any
+        // (unlabeled episodes would measure action-free prediction and make the shuffle ratio 1 by construction).
+        var labeledStarts = data.LabeledWindowStarts(context + horizon);
+        var starts = labeledStarts.Length > 0
+            ? EpisodeWindows.Evenly(labeledStarts, training.EvalWindows)
+            : EpisodeWindows.Evenly(data.Episodes, context + horizon, training.EvalWindows);
         if (starts.Length == 0) throw new ArgumentException($"no validation episode has {context + horizon} frames (EvalContext + EvalHorizon)");
         using var scope = Torch.NewDisposeScope();
         using var noGrad = Torch.NoGrad();
@@ -32,7 +37,7 @@ public static class DynamicsEvaluation
         var (modelTraining, tokenizerTraining) = (model.Training, tokenizer?.Training ?? false);
         model.Eval();
         tokenizer?.Eval();
-        var metrics = new Dictionary<string, double>();
+        var metrics = new Dictionary<string, double> { ["eval_windows_labeled"] = labeledStarts.Length > 0 ? 1 : 0 };
         var (z, actions, labeled) = data.Gather(starts, context + horizon, device);
         var contextZ = z.Narrow(1, 0, context);
         var futureZ = z.Narrow(1, context, horizon);

@@ -92,11 +92,13 @@ public static class EpisodeWindows
     }
 
     /// <summary>At most <paramref name="max"/> non-overlapping windows, evenly spaced: the same ones every evaluation.</summary>
-    public static int[] Evenly(int[] episodes, int length, int max)
+    public static int[] Evenly(int[] episodes, int length, int max) => Evenly(Starts(episodes, length, stride: length), max);
+
+    /// <summary>At most <paramref name="max"/> of the given window starts, evenly spaced.</summary>
+    public static int[] Evenly(int[] starts, int max)
     {
-        var all = Starts(episodes, length, stride: length);
-        if (all.Length <= max) return all;
-        return Enumerable.Range(0, max).Select(i => all[(int)((long)i * all.Length / max)]).ToArray();
+        if (starts.Length <= max) return starts;
+        return Enumerable.Range(0, max).Select(i => starts[(int)((long)i * starts.Length / max)]).ToArray();
     }
 }
 

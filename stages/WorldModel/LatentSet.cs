@@ -15,6 +15,7 @@ public sealed class LatentSet : IDisposable
     private readonly Tensor _latents;
     private readonly Tensor _previousActions;
     private readonly Tensor _previousLabeled;
+    private readonly bool[] _labeledInto;
 
     /// <param name="actions">N x columns values, row-major (categorical: class index; binary: 0/1; continuous: value).</param>
     public LatentSet(Tensor latents, float[] actions, bool[] labeled, int[] episodes, int columns, IReadOnlyList<string>? episodeNames = null)
@@ -36,6 +37,7 @@ public sealed class LatentSet : IDisposable
         }
         _previousActions = Tensor.From<float>(previous.AsSpan(), n, columns).DetachFromScopes();
         _previousLabeled = Tensor.From<bool>(previousLabeled.AsSpan(), n).DetachFromScopes();
+        _labeledInto = previousLabeled;
         Episodes = episodes;
         EpisodeNames = episodeNames;
         Columns = columns;
@@ -55,6 +57,13 @@ public sealed class LatentSet : IDisposable
     public int[] WindowStarts(int length, int stride = 1) => EpisodeWindows.Starts(Episodes, length, stride);
 
     public IReadOnlyList<(int Start, int Length)> EpisodeRanges() => EpisodeWindows.Ranges(Episodes);
+
+    /// <summary>
+    /// Non-overlapping windows of <paramref name="length"/> frames in which every frame after the first has a
+    /// recorded action leading into it: the windows where action-conditioned metrics mean something.
+    /// </summary>
+    public int[] LabeledWindowStarts(int length) =>
+        WindowStarts(length, stride: length).Where(s => Enumerable.Range(s + 1, length - 1).All(i => _labeledInto[i])).ToArray();
 
     /// <summary>Windows of <paramref name="length"/> rows: latents [B, T, tokens, dim], actions into each frame [B, T, columns], labeled [B, T].</summary>
     public (Tensor Latents, Tensor Actions, Tensor Labeled) Gather(ReadOnlySpan<int> starts, int length, Device device)

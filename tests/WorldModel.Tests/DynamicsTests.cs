@@ -62,6 +62,9 @@ public sealed class DynamicsTests
         // Frame 0 of an episode has no preceding action; frame t gets row t-1's action and its label.
         Assert.Equal([0f, 10, 11, 0, 20, 21], actions.Flatten().ToArray<float>());
         Assert.Equal([false, true, false, false, true, true], labeled.Flatten().ToArray<bool>());
+        // Evaluation windows need every action into their frames: row 1 has none, so episode 0's 3-frame window is out.
+        Assert.Equal([3], set.LabeledWindowStarts(3));
+        Assert.Equal([0, 3], set.LabeledWindowStarts(2));
     }
 
     [Fact]
