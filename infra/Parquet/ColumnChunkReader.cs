@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Dreamer.Parquet.Compression;
 using Dreamer.Parquet.Encodings;
@@ -9,23 +10,29 @@ using Dreamer.Parquet.Thrift;
 namespace Dreamer.Parquet;
 
 /// <summary>Decodes the pages of one column chunk (already in memory) into a <see cref="ColumnData"/>.</summary>
+/// <remarks>
+/// Its per-chunk and per-page methods are marked AggressiveOptimization (see Format/Metadata.cs): tiered compilation
+/// would compile each up to three or four times during a process's first reads, on the cores those reads use.
+/// </remarks>
 internal sealed class ColumnChunkReader
 {
     private readonly ColumnDescriptor _col;
     private readonly ColumnMetaData _meta;
     private readonly string _file;
     private readonly ParquetReaderOptions _options;
+    private readonly DecodeWorkers _workers;
     private readonly IntBuffer _def = new(), _rep = new();
     private readonly ValueBuffer _values;
     private ValueBuffer? _dict;
     private long _entries;
 
-    public ColumnChunkReader(ColumnDescriptor col, ColumnMetaData meta, string file, ParquetReaderOptions options)
+    public ColumnChunkReader(ColumnDescriptor col, ColumnMetaData meta, string file, ParquetReaderOptions options, DecodeWorkers workers)
     {
         _col = col;
         _meta = meta;
         _file = file;
         _options = options;
+        _workers = workers;
         _values = new ValueBuffer(col.ValueWidth);
     }
 
@@ -50,6 +57,7 @@ internal sealed class ColumnChunkReader
     /// <param name="segment">The chunk's bytes.</param>
     /// <param name="chunkOffset">File offset of segment[0].</param>
     /// <param name="rows">Rows in the row group: a flat column must hold exactly this many values.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ColumnData Read(ArraySegment<byte> segment, long chunkOffset, long rows)
     {
         long expected = _meta.NumValues;
@@ -59,6 +67,7 @@ internal sealed class ColumnChunkReader
         long baseOffset = chunkOffset - segment.Offset; // file offset of chunk[0]
         var pages = ScanPages(chunk, segment.Offset, segment.Offset + segment.Count, baseOffset, expected, out int stop);
         if (TryReadPlainFixed(chunk, pages, expected, rows, segment.Count) is { } fast) return fast;
+        if (TryReadPlainBinary(chunk, pages, expected, rows, segment.Count) is { } binary) return binary;
 
         // Size the value buffer from what the pages say they hold, when the file plausibly holds that much (never from
         // counts alone): then values are decoded without regrowing the buffer.
@@ -74,7 +83,7 @@ internal sealed class ColumnChunkReader
         }
         // Pages decompress in parallel a window at a time (a few pages per thread, at most ~64 MB unless one page is
         // larger: bounded memory), then decode in order.
-        int window = Math.Max(1, _options.MaxDegreeOfParallelism) * 2;
+        int window = _workers.Count * 2;
         for (int w = 0, count; w < pages.Count; w += count)
         {
             long windowBytes = pages[w].Header.UncompressedPageSize;
@@ -126,21 +135,14 @@ internal sealed class ColumnChunkReader
 
     private static void Rethrow(Exception e) => System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw();
 
-    /// <summary>Runs body(i) for i in [from, to), in parallel when allowed; failures are recorded on the pages, not thrown.</summary>
-    private void ForEach(int from, int to, Action<int> body)
-    {
-        if (to - from <= 1 || _options.MaxDegreeOfParallelism <= 1)
-        {
-            for (int i = from; i < to; i++) body(i);
-            return;
-        }
-        Parallel.For(from, to, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism }, body);
-    }
+    /// <summary>Runs body(i) for i in [from, to), in parallel as far as workers are free; failures are recorded on the pages, not thrown.</summary>
+    private void ForEach(int from, int to, Action<int> body) => _workers.For(from, to, body);
 
     /// <summary>
     /// Parses every page header of the chunk (payloads are skipped), checking sizes and value counts, until the
     /// data pages hold the chunk's values. stop: the chunk index where the scan ended.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private List<Page> ScanPages(byte[] chunk, int pos, int end, long baseOffset, long expected, out int stop)
     {
         var pages = new List<Page>();
@@ -202,6 +204,7 @@ internal sealed class ColumnChunkReader
     /// Required flat fixed-width columns whose pages are all PLAIN: each page decompresses straight into its place
     /// in the result (pages in parallel), with no intermediate copy. Null when the chunk does not qualify.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ColumnData? TryReadPlainFixed(byte[] chunk, List<Page> pages, long expected, long rows, int chunkBytes)
     {
         int w = _col.ValueWidth;
@@ -231,7 +234,7 @@ internal sealed class ColumnChunkReader
             PhysicalType.Int64 => GC.AllocateUninitializedArray<long>(count),
             PhysicalType.Float => GC.AllocateUninitializedArray<float>(count),
             PhysicalType.Double => GC.AllocateUninitializedArray<double>(count),
-            _ => GC.AllocateUninitializedArray<byte>((int)total),
+            _ => LargeArrays.AllocateUninitialized<byte>((int)total),
         };
         ForEach(0, pages.Count, i =>
         {
@@ -241,20 +244,7 @@ internal sealed class ColumnChunkReader
             var dst = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetArrayDataReference(result), (int)total).Slice((int)starts[i], h.UncompressedPageSize);
             try
             {
-                if (h.Type == PageType.DataPageV2 && (!h.DataPageV2!.IsCompressed || _meta.Codec == CompressionCodec.Uncompressed))
-                {
-                    if (payload.Length != dst.Length) throw new InvalidDataException($"values section has {payload.Length} bytes, the header says {dst.Length}");
-                    payload.CopyTo(dst);
-                }
-                else if (payload.Length == 0 && dst.Length == 0) { }
-                else
-                {
-                    try { Codecs.Decompress(_meta.Codec, payload, dst); }
-                    catch (InvalidDataException e)
-                    {
-                        throw new InvalidDataException($"{_meta.Codec} page does not decompress to its declared {dst.Length} bytes: {e.Message}", e);
-                    }
-                }
+                Inflate(h, payload, dst);
             }
             catch (InvalidDataException e)
             {
@@ -266,6 +256,176 @@ internal sealed class ColumnChunkReader
         return result is byte[] bytes
             ? ColumnData.Create(count, null, bytes, null, w, null, [])
             : ColumnData.Create(count, result, null, null, 0, null, []);
+    }
+
+    /// <summary>
+    /// A page's payload (v2: its values section) into dst, which has exactly the size the header promises.
+    /// Failures are <see cref="InvalidDataException"/>s.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Inflate(PageHeader h, ReadOnlySpan<byte> payload, Span<byte> dst)
+    {
+        // v2 values sections flagged uncompressed (and all of them in an uncompressed chunk) are stored as they are.
+        if (h.Type == PageType.DataPageV2 && (!h.DataPageV2!.IsCompressed || _meta.Codec == CompressionCodec.Uncompressed))
+        {
+            if (payload.Length != dst.Length) throw new InvalidDataException($"values section has {payload.Length} bytes, the header says {dst.Length}");
+            payload.CopyTo(dst);
+        }
+        else if (payload.Length == 0 && dst.Length == 0) { }
+        else
+        {
+            try { Codecs.Decompress(_meta.Codec, payload, dst); }
+            catch (InvalidDataException e)
+            {
+                throw new InvalidDataException($"{_meta.Codec} page does not decompress to its declared {dst.Length} bytes: {e.Message}", e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Flat (required or optional) BYTE_ARRAY columns whose pages are all PLAIN, without a dictionary: each page
+    /// decompresses straight into its own region of the result array (pages in parallel), where its values are then
+    /// packed (the length prefixes and the levels squeezed out): right behind the previous page's values when that page
+    /// is done (always so when one thread takes the pages in order), else at the start of its region, and a last pass
+    /// closes the gaps. No page buffers, no copy through a growing value buffer. Null when the chunk does not qualify.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private ColumnData? TryReadPlainBinary(byte[] chunk, List<Page> pages, long expected, long rows, int chunkBytes)
+    {
+        int maxDef = _col.MaxDefinitionLevel;
+        if (_col.PhysicalType != PhysicalType.ByteArray || _col.MaxRepetitionLevel != 0 || maxDef > 1 || pages.Count == 0
+            || expected != rows || !Codecs.IsSupported(_meta.Codec))
+            return null;
+        // Page i decompresses into the result's bytes [starts[i], starts[i + 1]) and fills slots [firstSlot[i], firstSlot[i + 1]).
+        var starts = new long[pages.Count + 1];
+        var firstSlot = new int[pages.Count + 1];
+        long total = 0, slots = 0;
+        for (int i = 0; i < pages.Count; i++)
+        {
+            var h = pages[i].Header;
+            int n, size;
+            if (h.Type == PageType.DataPage && h.DataPage!.Encoding == ParquetEncoding.Plain)
+                (n, size) = (h.DataPage.NumValues, h.UncompressedPageSize);
+            else if (h.Type == PageType.DataPageV2 && h.DataPageV2!.Encoding == ParquetEncoding.Plain && h.DataPageV2.RepetitionLevelsByteLength == 0)
+                (n, size) = (h.DataPageV2.NumValues, h.UncompressedPageSize - h.DataPageV2.DefinitionLevelsByteLength);
+            else return null;
+            starts[i] = total;
+            firstSlot[i] = (int)slots;
+            total += size;
+            slots += n;
+        }
+        starts[^1] = total;
+        firstSlot[^1] = (int)slots;
+        // The slots must add up, and the result is allocated up front only when the file plausibly holds it.
+        if (slots != expected || total > Array.MaxLength || total > Math.Max(64L << 20, 256L * chunkBytes)) return null;
+        var data = LargeArrays.AllocateUninitialized<byte>((int)total);
+        var offsets = new int[slots + 1];
+        bool[]? validity = maxDef > 0 ? new bool[slots] : null;
+        // packedAt[i]: where page i's values went; packedEnd[i]: where they end, once they follow the previous page's (else -1).
+        var packedAt = new int[pages.Count];
+        var packedEnd = new int[pages.Count];
+        packedEnd.AsSpan().Fill(-1);
+        ForEach(0, pages.Count, i =>
+        {
+            var page = pages[i];
+            try
+            {
+                int n = firstSlot[i + 1] - firstSlot[i];
+                var region = data.AsSpan((int)starts[i], (int)(starts[i + 1] - starts[i]));
+                var valid = validity == null ? default : validity.AsSpan(firstSlot[i], n);
+                int present = InflateBinaryPage(chunk, page, region, valid, out int pos);
+                // Behind the previous page's values when those are final: the bytes between them and this region are free.
+                int previousEnd = i == 0 ? 0 : Volatile.Read(ref packedEnd[i - 1]);
+                int at = previousEnd >= 0 ? previousEnd : (int)starts[i];
+                int end = PackBinaryValues(data, (int)starts[i], region.Length, pos, at, present, offsets.AsSpan(firstSlot[i] + 1, n), valid);
+                packedAt[i] = at;
+                if (previousEnd >= 0) Volatile.Write(ref packedEnd[i], end);
+                else packedEnd[i] = -1 - end; // not final: remembered (as -1 - end) for the last pass
+            }
+            catch (InvalidDataException e)
+            {
+                page.Failure = Error(page.PayloadOffset, e.Message, e);
+            }
+        });
+        foreach (var page in pages) if (page.Failure is { } failure) Rethrow(failure);
+        // Pages packed while their predecessor was not done move down behind it now.
+        int cursor = 0;
+        for (int i = 0; i < pages.Count; i++)
+        {
+            int end = packedEnd[i] >= 0 ? packedEnd[i] : -1 - packedEnd[i], at = packedAt[i], gap = at - cursor;
+            if (gap != 0)
+            {
+                data.AsSpan(at, end - at).CopyTo(data.AsSpan(cursor));
+                foreach (ref int o in offsets.AsSpan(firstSlot[i] + 1, firstSlot[i + 1] - firstSlot[i])) o -= gap;
+            }
+            cursor += end - at;
+        }
+        if (validity != null && Array.IndexOf(validity, false) < 0) validity = null;
+        _entries = expected;
+        return ColumnData.Create((int)slots, null, data, offsets, 0, validity, []);
+    }
+
+    /// <summary>
+    /// Decompresses one PLAIN BYTE_ARRAY page (v2: its values section) into region and reads its definition levels into
+    /// valid (optional columns). Returns the count of values; pos: where they start in region.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int InflateBinaryPage(byte[] chunk, Page page, Span<byte> region, Span<bool> valid, out int pos)
+    {
+        var h = page.Header;
+        int n = valid.Length;
+        var payload = new ReadOnlySpan<byte>(chunk, page.PayloadStart, h.CompressedPageSize);
+        pos = 0;
+        var defs = valid.IsEmpty ? null : new IntBuffer();
+        if (h.Type == PageType.DataPageV2)
+        {
+            var dh = h.DataPageV2!;
+            Inflate(h, payload[dh.DefinitionLevelsByteLength..], region);
+            if (defs != null) ReadLevels(payload[..dh.DefinitionLevelsByteLength], 1, n, defs);
+        }
+        else
+        {
+            Inflate(h, payload, region);
+            if (defs != null) pos = ReadLevelsV1(region, h.DataPage!.DefinitionLevelEncoding, 1, n, defs);
+        }
+        if (defs == null) return -1; // required: every slot holds a value
+        int present = 0;
+        var levels = defs.Span;
+        for (int s = 0; s < n; s++)
+        {
+            bool v = levels[s] == 1;
+            valid[s] = v;
+            present += v ? 1 : 0;
+        }
+        return present;
+    }
+
+    /// <summary>
+    /// Packs the values of a decompressed page, [length][bytes]... from data[regionStart + pos], to data[at...]; at is
+    /// never past regionStart, so each value moves down over bytes already read. ends receives each slot's end offset.
+    /// Returns where the packed values end.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PackBinaryValues(byte[] data, int regionStart, int regionLength, int pos, int at, int present, Span<int> ends, ReadOnlySpan<bool> valid)
+    {
+        int end = regionStart + regionLength, read = regionStart + pos, written = at, value = 0;
+        if (present < 0) present = ends.Length;
+        for (int s = 0; s < ends.Length; s++)
+        {
+            if (valid.IsEmpty || valid[s])
+            {
+                if (read > end - 4) throw new InvalidDataException($"PLAIN byte array {value} of {present} runs past the page");
+                int len = BinaryPrimitives.ReadInt32LittleEndian(data.AsSpan(read));
+                read += 4;
+                if (len < 0 || len > end - read) throw new InvalidDataException($"PLAIN byte array length {len} exceeds the page");
+                data.AsSpan(read, len).CopyTo(data.AsSpan(written));
+                written += len;
+                read += len;
+                value++;
+            }
+            ends[s] = written;
+        }
+        return written;
     }
 
     private void CheckCompressedRatio(PageHeader h, long offset)
@@ -283,6 +443,7 @@ internal sealed class ColumnChunkReader
     }
 
     /// <summary>Decompresses a page's body (v2: its values section) into a pooled buffer; failures are recorded on the page.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Decompress(byte[] chunk, Page page)
     {
         try
@@ -331,6 +492,7 @@ internal sealed class ColumnChunkReader
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReadDictionaryPage(PageHeader h, ReadOnlySpan<byte> body, long offset)
     {
         if (_dict != null) throw Error(offset, "second dictionary page in one column chunk");
@@ -344,6 +506,7 @@ internal sealed class ColumnChunkReader
         ValueDecoder.DecodePlain(body, dh.NumValues, _col.PhysicalType, _dict);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReadDataPageV1(PageHeader h, ReadOnlySpan<byte> body, long offset)
     {
         var dh = h.DataPage!;
@@ -354,6 +517,7 @@ internal sealed class ColumnChunkReader
         DecodeValues(body[pos..], dh.Encoding, n);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReadDataPageV2(PageHeader h, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> values)
     {
         var dh = h.DataPageV2!;
@@ -364,7 +528,8 @@ internal sealed class ColumnChunkReader
         DecodeValues(values, dh.Encoding, n);
     }
 
-    private int ReadLevelsV1(ReadOnlySpan<byte> data, ParquetEncoding encoding, int maxLevel, int n, IntBuffer output)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int ReadLevelsV1(ReadOnlySpan<byte> data, ParquetEncoding encoding, int maxLevel, int n, IntBuffer output)
     {
         if (encoding == ParquetEncoding.BitPacked)
         {
@@ -394,6 +559,7 @@ internal sealed class ColumnChunkReader
         return 4 + len;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ReadLevels(ReadOnlySpan<byte> data, int maxLevel, int n, IntBuffer output)
     {
         int start = output.Length;
@@ -409,6 +575,7 @@ internal sealed class ColumnChunkReader
             if ((uint)v > (uint)maxLevel) throw new InvalidDataException($"level {v} exceeds the maximum {maxLevel}");
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DecodeValues(ReadOnlySpan<byte> body, ParquetEncoding encoding, int n)
     {
         int present = n;
@@ -423,6 +590,7 @@ internal sealed class ColumnChunkReader
     }
 
     /// <summary>Turns levels plus dense values into slots with validity and list offsets.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ColumnData Assemble()
     {
         int n = checked((int)_entries);
@@ -486,6 +654,7 @@ internal sealed class ColumnChunkReader
         return BuildValues(slots, validity, lists);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ColumnData BuildValues(int slots, bool[]? validity, ListLevel[] lists)
     {
         var v = _values;
@@ -530,6 +699,7 @@ internal sealed class ColumnChunkReader
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private T[] Spread<T>(int slots, bool[]? validity) where T : unmanaged
     {
         var dense = MemoryMarshal.Cast<byte, T>(_values.Data.AsSpan(0, _values.DataLength));

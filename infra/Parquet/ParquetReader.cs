@@ -15,7 +15,10 @@ public sealed class ParquetReaderOptions
     public int FooterReadAhead { get; init; } = 64 << 10;
     /// <summary>Adjacent column chunks closer than this are fetched with one ranged read.</summary>
     public int CoalesceGapBytes { get; init; } = 1 << 20;
-    /// <summary>Threads that decompress and decode pages and columns of a row group (1: the caller's thread only).</summary>
+    /// <summary>
+    /// Threads that decompress and decode (1: the caller's thread only), shared by the row groups read ahead, their
+    /// columns and their pages: no more than this many decode at once, however the work nests (fetching takes none).
+    /// </summary>
     public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
     /// <summary>
     /// Row groups that <see cref="ParquetReader.ReadRowGroupsAsync"/> fetches and decodes ahead of the one being returned
@@ -151,8 +154,13 @@ public sealed class ParquetReader : IDisposable
     {
         columns ??= Schema.Columns;
         var fetched = await FetchRowGroupAsync(rowGroup, columns, ct).ConfigureAwait(false);
-        return Decode(rowGroup, columns, fetched, ct);
+        // The thread that decodes is one of the workers; its loops take helpers up to MaxDegreeOfParallelism.
+        return Decode(rowGroup, columns, fetched, NewWorkers(callerIsWorker: true), ct);
     }
+
+    private DecodeWorkers NewWorkers(bool callerIsWorker) => _options.MaxDegreeOfParallelism <= 1
+        ? DecodeWorkers.Sequential
+        : new DecodeWorkers(_options.MaxDegreeOfParallelism, callerIsWorker);
 
     public Task<IReadOnlyList<ColumnData>> ReadRowGroupAsync(int rowGroup, IReadOnlyList<string> columns, CancellationToken ct = default) =>
         ReadRowGroupAsync(rowGroup, Schema.Select(columns), ct);
@@ -171,15 +179,32 @@ public sealed class ParquetReader : IDisposable
         foreach (int g in rowGroups)
             if ((uint)g >= (uint)RowGroupCount) throw new ArgumentOutOfRangeException(nameof(rowGroups), $"row group {g} of {RowGroupCount}");
         int ahead = _options.MaxDegreeOfParallelism > 1 ? Math.Max(0, _options.ReadAheadRowGroups) : 0;
+        // Row groups in flight share MaxDegreeOfParallelism workers: each decodes on one (fetching takes none), and
+        // their column and page loops take the free ones, so the cores stay busy up to the last row group without
+        // ever running more threads than that.
+        var workers = NewWorkers(callerIsWorker: false);
         var pending = new Queue<Task<ColumnData[]>>();
         int started = 0;
+        // Row groups start in order (the pool's global queue, not the starting thread's last-in-first-out one), so
+        // the one returned next is not left waiting behind a later one.
         Task<ColumnData[]> Start(int g) => ahead == 0
             ? ReadAsync(g)
-            : Task.Run(() => ReadAsync(g), ct);
+            : Task.Factory.StartNew(() => ReadAsync(g), ct, TaskCreationOptions.PreferFairness | TaskCreationOptions.DenyChildAttach,
+                TaskScheduler.Default).Unwrap();
         async Task<ColumnData[]> ReadAsync(int g)
         {
             var fetched = await FetchRowGroupAsync(g, columns, ct).ConfigureAwait(false);
-            return Decode(g, columns, fetched, ct);
+            if (workers.Count > 1)
+            {
+                try { await workers.EnterAsync(ct).ConfigureAwait(false); }
+                catch
+                {
+                    fetched.Return();
+                    throw;
+                }
+            }
+            try { return Decode(g, columns, fetched, workers, ct); }
+            finally { if (workers.Count > 1) workers.Exit(); }
         }
         try
         {
@@ -238,13 +263,14 @@ public sealed class ParquetReader : IDisposable
         }
     }
 
-    // Columns decode in parallel (each also decompresses its pages in parallel); the first failure in column order is thrown.
+    // Columns decode in parallel (each also decompresses its pages in parallel) as far as workers are free; the first
+    // failure in column order is thrown.
     // The fetched bytes go back to the pool afterwards: decoded columns never point into them.
-    private ColumnData[] Decode(int rowGroup, IReadOnlyList<ColumnDescriptor> columns, Fetched fetched, CancellationToken ct)
+    private ColumnData[] Decode(int rowGroup, IReadOnlyList<ColumnDescriptor> columns, Fetched fetched, DecodeWorkers workers, CancellationToken ct)
     {
         try
         {
-            return DecodeColumns(rowGroup, columns, fetched, ct);
+            return DecodeColumns(rowGroup, columns, fetched, workers, ct);
         }
         finally
         {
@@ -252,7 +278,8 @@ public sealed class ParquetReader : IDisposable
         }
     }
 
-    private ColumnData[] DecodeColumns(int rowGroup, IReadOnlyList<ColumnDescriptor> columns, Fetched fetched, CancellationToken ct)
+    private ColumnData[] DecodeColumns(int rowGroup, IReadOnlyList<ColumnDescriptor> columns, Fetched fetched, DecodeWorkers workers,
+        CancellationToken ct)
     {
         var rg = Metadata.RowGroups[rowGroup];
         var result = new ColumnData[columns.Count];
@@ -263,17 +290,23 @@ public sealed class ParquetReader : IDisposable
             {
                 ct.ThrowIfCancellationRequested();
                 var meta = rg.Columns[columns[i].Index].MetaData!;
-                result[i] = new ColumnChunkReader(columns[i], meta, Name, _options).Read(fetched.Buffers[i], fetched.Ranges[i].Start, rg.NumRows);
+                result[i] = new ColumnChunkReader(columns[i], meta, Name, _options, workers).Read(fetched.Buffers[i], fetched.Ranges[i].Start, rg.NumRows);
             }
             catch (Exception e)
             {
                 failures[i] = e;
             }
         }
-        if (_options.MaxDegreeOfParallelism <= 1 || columns.Count <= 1)
-            for (int i = 0; i < columns.Count; i++) DecodeColumn(i);
-        else
-            Parallel.For(0, columns.Count, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism }, DecodeColumn);
+        // Largest chunks first: a worker that joins later finds the small ones left to it, not one long chunk.
+        var order = new int[columns.Count];
+        for (int i = 0; i < order.Length; i++)
+        {
+            long size = rg.Columns[columns[i].Index].MetaData!.TotalCompressedSize;
+            int j = i;
+            for (; j > 0 && rg.Columns[columns[order[j - 1]].Index].MetaData!.TotalCompressedSize < size; j--) order[j] = order[j - 1];
+            order[j] = i;
+        }
+        workers.For(0, order.Length, k => DecodeColumn(order[k]));
         foreach (var failure in failures)
             if (failure != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
         return result;
@@ -324,7 +357,7 @@ public sealed class ParquetReader : IDisposable
                 end = Math.Max(end, ranges[order[j]].Start + ranges[order[j]].Length);
                 j++;
             }
-            var buf = System.Buffers.ArrayPool<byte>.Shared.Rent((int)(end - start));
+            var buf = Encodings.LargeArrays.Rent((int)(end - start));
             rented.Add(buf);
             await _source.ReadExactlyAsync(start, buf.AsMemory(0, (int)(end - start)), Name, ct).ConfigureAwait(false);
             for (int x = k; x < j; x++)

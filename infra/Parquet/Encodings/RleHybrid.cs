@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Dreamer.Parquet.Encodings;
 
@@ -66,6 +67,7 @@ internal ref struct RleHybridDecoder
     }
 
     /// <summary>Fills dst; returns fewer values only when the data ends.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Read(scoped Span<int> dst)
     {
         int n = 0;
@@ -94,6 +96,7 @@ internal ref struct RleHybridDecoder
         return n;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool NextRun()
     {
         if (_pos >= _data.Length) return false;

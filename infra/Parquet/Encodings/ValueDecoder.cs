@@ -1,15 +1,18 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Dreamer.Parquet.Encodings;
 
 /// <summary>Decodes the values section of a data or dictionary page into a <see cref="ValueBuffer"/>.</summary>
+/// <remarks>The per-page methods are AggressiveOptimization, like the page reader's (see ColumnChunkReader).</remarks>
 internal static class ValueDecoder
 {
     /// <summary>
     /// Decodes exactly count values of the column's physical type. Any shortfall or overrun is an
     /// <see cref="InvalidDataException"/> that the page reader turns into a located format error.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Decode(ReadOnlySpan<byte> data, ParquetEncoding encoding, int count, PhysicalType type,
         ValueBuffer? dictionary, ValueBuffer output)
     {
@@ -82,6 +85,7 @@ internal static class ValueDecoder
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DecodePlain(ReadOnlySpan<byte> data, int count, PhysicalType type, ValueBuffer output)
     {
         if (type == PhysicalType.Boolean)
@@ -110,6 +114,7 @@ internal static class ValueDecoder
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DecodeHybridToBytes(ref RleHybridDecoder dec, Span<byte> dst)
     {
         Span<int> tmp = stackalloc int[1024];
@@ -123,6 +128,7 @@ internal static class ValueDecoder
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DecodeDictionary(ReadOnlySpan<byte> data, int count, ValueBuffer dict, ValueBuffer output)
     {
         if (data.Length < 1) throw new InvalidDataException("dictionary indices lack their bit width");
