@@ -55,7 +55,8 @@ public static class BenchMeasure
 public sealed record ModelBenchOptions(bool Quick, string Preset, int Threads)
 {
     /// <summary>Parses the options and sets libtorch's threads; null, after saying why on stderr, for an unknown preset.</summary>
-    public static ModelBenchOptions? Parse(string bench, string[] args, IReadOnlyList<string> presets)
+    /// <param name="defaultThreads">threads when --threads is not given (null: one per core)</param>
+    public static ModelBenchOptions? Parse(string bench, string[] args, IReadOnlyList<string> presets, int? defaultThreads = null)
     {
         var quick = args.Contains("--quick");
         string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -65,7 +66,7 @@ public sealed record ModelBenchOptions(bool Quick, string Preset, int Threads)
             Console.Error.WriteLine($"bench {bench}: unknown preset '{preset}' (known: {string.Join(", ", presets)})");
             return null;
         }
-        var threads = int.TryParse(Option("--threads"), out var t) && t > 0 ? t : Environment.ProcessorCount;
+        var threads = int.TryParse(Option("--threads"), out var t) && t > 0 ? t : defaultThreads ?? Environment.ProcessorCount;
         Torch.NumThreads = threads;
         return new ModelBenchOptions(quick, preset, threads);
     }

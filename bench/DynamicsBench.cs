@@ -17,7 +17,9 @@ public static class DynamicsBench
 {
     public static Task<int> RunAsync(string[] args)
     {
-        if (ModelBenchOptions.Parse("dynamics", args, DynamicsPresets.Names) is not { } options) return Task.FromResult(2);
+        // One thread by default, as `dreamer play` and the train-dynamics config run: on 2 cores the small model's
+        // ops are too small for intra-op threads (--threads 2: 12 vs 26 play frames/s, 0.7-0.8 vs 0.3 s per training step).
+        if (ModelBenchOptions.Parse("dynamics", args, DynamicsPresets.Names, defaultThreads: 1) is not { } options) return Task.FromResult(2);
         var (quick, presetName, threads) = options;
         var preset = DynamicsPresets.Get(presetName);
         var tokenizerConfig = TokenizerPresets.Get(presetName).Model;
