@@ -7,7 +7,8 @@ using Torch = Dreamer.Torch.Torch;
 /// <summary>
 /// One evaluation of a dynamics model. Metrics (keys): psnr_k{K}_h{h} (open-loop rollout frame h vs the
 /// ground truth, both decoded by the tokenizer), floor_h{h} (the last context frame copied forward),
-/// gain_k{K}_h{h} = psnr - floor, latent_mse_k{K} (over the horizon), flow_loss and action_shuffle_ratio
+/// gain_k{K}_h{h} = psnr - floor, latent_mse_k{K} (over the horizon), latent_floor_mse (the last context
+/// latent copied forward) and latent_floor_ratio_k{K} = floor / rollout MSE (above 1: better than copying), flow_loss and action_shuffle_ratio
 /// (finest-step loss with actions shuffled across windows over the loss with the true ones; above 1 means
 /// the model reads its actions); eval_windows_labeled is 1 when the windows come from labeled episodes. Video: per frame an RGB24 image (ground truth | imagined) of the first window.
 /// </summary>
@@ -41,6 +42,9 @@ public static class DynamicsEvaluation
         var (z, actions, labeled) = data.Gather(starts, context + horizon, device);
         var contextZ = z.Narrow(1, 0, context);
         var futureZ = z.Narrow(1, context, horizon);
+        // Copy-last floor in latent space: judges the dynamics apart from how sensitive the tokenizer's decoder is.
+        var latentFloor = (contextZ.Narrow(1, context - 1, 1) - futureZ).Square().Mean().ToDouble();
+        metrics["latent_floor_mse"] = latentFloor;
         Tensor? truthFrames = null;
         if (tokenizer != null)
         {
@@ -57,6 +61,7 @@ public static class DynamicsEvaluation
             var imagined = sampler.Rollout(contextZ, actions.Narrow(1, 0, context), labeled.Narrow(1, 0, context),
                 actions.Narrow(1, context, horizon), labeled.Narrow(1, context, horizon), horizon);
             metrics[$"latent_mse_k{k}"] = (imagined - futureZ).Square().Mean().ToDouble();
+            metrics[$"latent_floor_ratio_k{k}"] = latentFloor / Math.Max(metrics[$"latent_mse_k{k}"], 1e-12);
             if (tokenizer == null || truthFrames == null) continue;
             var frames = tokenizer.DecodeSequence(Torch.Cat([contextZ, imagined], 1));
             foreach (var h in Horizons.Where(h => h <= horizon))

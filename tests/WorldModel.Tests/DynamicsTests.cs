@@ -202,6 +202,8 @@ public sealed class DynamicsTests
         var summary = string.Join(", ", after.Metrics.Select(m => $"{m.Key}={m.Value:0.0000}"));
         Assert.True(after.Metrics["latent_mse_k4"] < 0.6 * before.Metrics["latent_mse_k4"],
             $"rollout latent MSE {before.Metrics["latent_mse_k4"]:0.0000} -> {after.Metrics["latent_mse_k4"]:0.0000}; {summary}");
+        Assert.Equal(after.Metrics["latent_floor_mse"] / after.Metrics["latent_mse_k4"], after.Metrics["latent_floor_ratio_k4"], 9);
+        Assert.True(after.Metrics["latent_floor_mse"] > 0);
         Assert.True(after.Metrics["action_shuffle_ratio"] > 1.05, $"action shuffle ratio {after.Metrics["action_shuffle_ratio"]:0.000}; {summary}");
     }
 
