@@ -27,10 +27,15 @@ public sealed class DynamicsSampler : IDisposable
         Steps = steps;
         _cache = model.NewCache();
         _ownsGenerator = generator == null;
-        _generator = generator ?? new Generator(seed, model.Parameters().First().Device);
+        // Looked up once: walking the module tree every frame would sit on play's hot path.
+        Device = model.Parameters().First().Device;
+        _generator = generator ?? new Generator(seed, Device);
     }
 
     public int Steps { get; }
+
+    /// <summary>The model's device: where the sampler draws noise and builds its labels.</summary>
+    public Device Device { get; }
 
     /// <summary>Frames seen so far (context and generated).</summary>
     public long Position => _cache.Position;
@@ -67,7 +72,7 @@ public sealed class DynamicsSampler : IDisposable
         using var scope = Torch.NewDisposeScope();
         using var noGrad = Torch.NoGrad();
         var c = _model.Config;
-        var device = _model.Parameters().First().Device;
+        var device = Device;
         var b = action?.Size(0) ?? Batch ?? throw new InvalidOperationException("without an action the batch size comes from Observe; call Observe first");
         var shape = new long[] { b, 1, c.LatentTokens, c.LatentDim };
         var z = Torch.Randn(shape, _generator, DType.Float32, device);

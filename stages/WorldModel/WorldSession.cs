@@ -33,8 +33,8 @@ public sealed class WorldSession : IInteractiveWorld
             if (length >= _contextFrames)
                 _starts.Add((start, length, contexts.EpisodeNames?[contexts.Episodes[start]] ?? $"episode {_starts.Count}"));
         if (_starts.Count == 0) throw new ArgumentException($"no episode has {_contextFrames} frames to start from");
-        _device = dynamics.Parameters().First().Device;
         _sampler = new DynamicsSampler(dynamics, steps, seed: seed);
+        _device = _sampler.Device;
         _decoderCache = tokenizer.NewDecoderCache();
     }
 
