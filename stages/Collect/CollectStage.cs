@@ -45,7 +45,8 @@ public static class CollectStage
         }
 
         var plan = CollectPlan.Create(settings, seed);
-        var temp = Directory.CreateTempSubdirectory("dreamer-collect-").FullName;
+        var scratch = ScratchDirectory.Create("collect");
+        var temp = scratch.Path;
         var summaries = new EpisodeSummary[plan.Count];
         try
         {
@@ -73,7 +74,7 @@ public static class CollectStage
         }
         finally
         {
-            Directory.Delete(temp, recursive: true);
+            scratch.Dispose();
         }
 
         var info = new RawDatasetInfo

@@ -100,32 +100,25 @@ public sealed class IngestStage
         var inputs = new[] { new LineageDataset(plan.Prefix.TrimEnd('/'), stagePlan.Inputs["sources"], Files: plan.Sources.Count) };
         return await StageLineage.RunAsync(ctx, store, StageName, artifactId, code, inputs, sharded: true, async runId =>
         {
-            var temp = Directory.CreateTempSubdirectory("dreamer-ingest-").FullName;
-            try
+            using var scratch = ScratchDirectory.Create("ingest");
+            var run = new IngestRun
             {
-                var run = new IngestRun
-                {
-                    Store = store,
-                    Plan = plan,
-                    Settings = settings,
-                    Layout = layout,
-                    ArtifactId = artifactId,
-                    Writer = new ArtifactWriter(store, StageName, artifactId),
-                    Pool = new BatchPool(layout, settings.BatchFrames),
-                    Decoder = new VideoDecoder(settings.Ffmpeg, layout, settings.Resize, settings.DecoderThreads),
-                    DecodeSlots = new SemaphoreSlim(settings.EffectiveDecoders()),
-                    TempDirectory = temp,
-                    RunId = runId,
-                    Log = ctx.Log,
-                };
-                var workers = new IngestWorkers(run, ctx.Options.ShardIndex, ctx.Options.ShardCount);
-                await workers.RunAsync(ct).ConfigureAwait(false);
-                return await workers.CommitAsync(configJson, code, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                Directory.Delete(temp, recursive: true);
-            }
+                Store = store,
+                Plan = plan,
+                Settings = settings,
+                Layout = layout,
+                ArtifactId = artifactId,
+                Writer = new ArtifactWriter(store, StageName, artifactId),
+                Pool = new BatchPool(layout, settings.BatchFrames),
+                Decoder = new VideoDecoder(settings.Ffmpeg, layout, settings.Resize, settings.DecoderThreads),
+                DecodeSlots = new SemaphoreSlim(settings.EffectiveDecoders()),
+                TempDirectory = scratch.Path,
+                RunId = runId,
+                Log = ctx.Log,
+            };
+            var workers = new IngestWorkers(run, ctx.Options.ShardIndex, ctx.Options.ShardCount);
+            await workers.RunAsync(ct).ConfigureAwait(false);
+            return await workers.CommitAsync(configJson, code, ct).ConfigureAwait(false);
         }).ConfigureAwait(false);
     }
 

@@ -119,6 +119,7 @@ public sealed class TokenizerModelSection
     public int? LatentDim { get; set; }
     public int? ContextFrames { get; set; }
     public double? MaskProbMax { get; set; }
+    public int? PixelHidden { get; set; }
     public bool? LatentsOnlyTime { get; set; }
     public SpaceTimeOverrides Encoder { get; set; } = new();
     public SpaceTimeOverrides Decoder { get; set; } = new();
@@ -130,6 +131,7 @@ public sealed class TokenizerModelSection
         LatentDim = LatentDim ?? p.LatentDim,
         ContextFrames = ContextFrames ?? p.ContextFrames,
         MaskProbMax = MaskProbMax ?? p.MaskProbMax,
+        PixelHidden = PixelHidden ?? p.PixelHidden,
         LatentsOnlyTime = LatentsOnlyTime ?? p.LatentsOnlyTime,
         Encoder = Encoder.Apply(p.Encoder),
         Decoder = Decoder.Apply(p.Decoder),

@@ -307,48 +307,47 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
         var layout = new LatentsLayout(modelConfig.Latents, modelConfig.LatentDim, data.Layout.Width, data.Layout.Height, data.Layout.Fps,
             data.Layout.ActionSpace);
         var episodes = data.Episodes.Where((_, index) => index % shards == shard).ToList();
-        var temp = Path.Combine(Path.GetTempPath(), $"dreamer-tokenize-{Guid.NewGuid():N}.parquet");
-        long rows = 0;
-        try
+        using var scratch = ScratchDirectory.Create("tokenize");
+        var temp = scratch.File("latents.parquet");
+        var frames = episodes.Sum(e => (long)e.Length);
+        var rows = await StageProgress.RunAsync($"encode {TokenizeStage.ShardName(shard, shards)}", frames, sink =>
         {
-            await using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-            using (var writer = new ParquetWriter(file, layout.Schema, new ParquetWriterOptions(), leaveOpen: true))
+            long written = 0, encoded = 0;
+            using var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+            using var writer = new ParquetWriter(file, layout.Schema, new ParquetWriterOptions(), leaveOpen: true);
+            foreach (var (k, v) in layout.Metadata(artifactId, data.FramesArtifactId, TokenizeStage.ShardName(shard, shards)))
+                writer.Metadata[k] = v;
+            var pending = new List<(EpisodeSpan Episode, byte[] Latents)>();
+            var pendingRows = 0;
+            foreach (var episode in episodes)
             {
-                foreach (var (k, v) in layout.Metadata(artifactId, data.FramesArtifactId, TokenizeStage.ShardName(shard, shards)))
-                    writer.Metadata[k] = v;
-                var pending = new List<(EpisodeSpan Episode, byte[] Latents)>();
-                var pendingRows = 0;
-                foreach (var episode in episodes)
-                {
-                    ct.ThrowIfCancellationRequested();
-                    pending.Add((episode, EncodeEpisode(model, episode)));
-                    pendingRows += episode.Length;
-                    if (pendingRows >= settings.RowGroupRows)
-                    {
-                        writer.Write(Batch(layout, pending).ToColumns());
-                        writer.FlushRowGroup();
-                        rows += pendingRows;
-                        pending.Clear();
-                        pendingRows = 0;
-                    }
-                }
-                if (pendingRows > 0 || rows == 0)
+                ct.ThrowIfCancellationRequested();
+                pending.Add((episode, EncodeEpisode(model, episode)));
+                pendingRows += episode.Length;
+                encoded += episode.Length;
+                sink.Report(encoded, $"{encoded / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):0} frames/s");
+                if (pendingRows >= settings.RowGroupRows)
                 {
                     writer.Write(Batch(layout, pending).ToColumns());
-                    rows += pendingRows;
+                    writer.FlushRowGroup();
+                    written += pendingRows;
+                    pending.Clear();
+                    pendingRows = 0;
                 }
-                writer.Finish();
             }
-            var part = await _writer.WritePartFromFileAsync($"latents/part-{shard:D5}-of-{shards:D5}.parquet", temp, rows, ct).ConfigureAwait(false);
-            var seconds = clock.Elapsed.TotalSeconds;
-            _log.LogInformation("encoded {Shard}: {Episodes} episodes, {Rows} frames in {Seconds:0.0}s ({Fps:0.0} frames/s)",
-                TokenizeStage.ShardName(shard, shards), episodes.Count, rows, seconds, rows / Math.Max(seconds, 1e-9));
-            return new ShardRecord(part, episodes.Count, Math.Round(seconds, 3), runId);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
+            if (pendingRows > 0 || written == 0)
+            {
+                writer.Write(Batch(layout, pending).ToColumns());
+                written += pendingRows;
+            }
+            writer.Finish();
+            return Task.FromResult(written);
+        }).ConfigureAwait(false);
+        var part = await _writer.WritePartFromFileAsync($"latents/part-{shard:D5}-of-{shards:D5}.parquet", temp, rows, ct).ConfigureAwait(false);
+        var seconds = clock.Elapsed.TotalSeconds;
+        _log.LogInformation("encoded {Shard}: {Episodes} episodes, {Rows} frames in {Seconds:0.0}s ({Fps:0.0} frames/s)",
+            TokenizeStage.ShardName(shard, shards), episodes.Count, rows, seconds, rows / Math.Max(seconds, 1e-9));
+        return new ShardRecord(part, episodes.Count, Math.Round(seconds, 3), runId);
     }
 
     /// <summary>float16 latents of one episode [L, tokens, dim], little-endian.</summary>

@@ -339,15 +339,11 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
             outputs.Add(await _writer.WritePartAsync(TrainDynamicsStage.EvalFile, json, null, ct).ConfigureAwait(false));
 
         if (last.Video.Count == 0) throw new InvalidOperationException("the final evaluation produced no video frames");
-        var temp = Path.Combine(Path.GetTempPath(), $"dreamer-train-dynamics-{Guid.NewGuid():N}.mp4");
-        try
+        using (var scratch = ScratchDirectory.Create("train-dynamics"))
         {
+            var temp = scratch.File("rollout.mp4");
             await RolloutVideo.EncodeAsync(settings.Ffmpeg, last.Video, last.VideoWidth, last.VideoHeight, data.Layout.Fps, temp, ct).ConfigureAwait(false);
             outputs.Add(await _writer.WritePartFromFileAsync(TrainDynamicsStage.VideoFile, temp, last.Video.Count, ct).ConfigureAwait(false));
-        }
-        finally
-        {
-            File.Delete(temp);
         }
 
         var k = TrainDynamicsStage.LargestSamplingSteps(modelConfig);

@@ -24,6 +24,12 @@ public sealed record TokenizerConfig
     public int ContextFrames { get; init; } = 8;
     /// <summary>MAE: per image p ~ U(0, MaskProbMax); each patch is replaced by the mask token with probability p.</summary>
     public double MaskProbMax { get; init; } = 0.9;
+    /// <summary>
+    /// Hidden width of the per-patch pixel readout (Linear, SiLU, Linear); 0 reads pixels with one Linear. A linear
+    /// readout from Decoder.Dim can only produce a Decoder.Dim-dimensional subspace of each position's P*P*C values,
+    /// which caps reconstruction of high-frequency textures whenever Decoder.Dim &lt; P*P*C.
+    /// </summary>
+    public int PixelHidden { get; init; }
 
     public int PatchRows => Height / PatchSize;
     public int PatchCols => Width / PatchSize;
@@ -40,6 +46,7 @@ public sealed record TokenizerConfig
         if (LatentDim < 1) yield return $"{prefix}LatentDim must be positive (got {LatentDim})";
         if (ContextFrames < 1) yield return $"{prefix}ContextFrames must be positive (got {ContextFrames})";
         if (MaskProbMax is < 0 or >= 1) yield return $"{prefix}MaskProbMax must lie in [0, 1) (got {MaskProbMax})";
+        if (PixelHidden < 0) yield return $"{prefix}PixelHidden must not be negative (got {PixelHidden})";
         foreach (var p in Encoder.Validate(prefix + "Encoder:")) yield return p;
         foreach (var p in Decoder.Validate(prefix + "Decoder:")) yield return p;
     }
@@ -68,6 +75,7 @@ public sealed class CausalTokenizer : Module
     private readonly Linear _fromBottleneck;
     private readonly Tensor _patchQueries;
     private readonly SpaceTimeTransformer _decoder;
+    private readonly Linear? _pixelHidden;
     private readonly Linear _toPixels;
 
     public TokenizerConfig Config { get; }
@@ -92,7 +100,8 @@ public sealed class CausalTokenizer : Module
         _toBottleneck = RegisterModule("to_bottleneck", new Linear(de, config.LatentDim, options: options));
         _fromBottleneck = RegisterModule("from_bottleneck", new Linear(config.LatentDim, dd, options: options));
         _decoder = RegisterModule("decoder", new SpaceTimeTransformer(config.Decoder, options));
-        _toPixels = RegisterModule("to_pixels", new Linear(dd, config.PatchValues, options: options));
+        if (config.PixelHidden > 0) _pixelHidden = RegisterModule("pixel_hidden", new Linear(dd, config.PixelHidden, options: options));
+        _toPixels = RegisterModule("to_pixels", new Linear(config.PixelHidden > 0 ? config.PixelHidden : dd, config.PatchValues, options: options));
 
         // Rows: query modality; columns: key modality (patch, latent, register).
         var encoderReads = new[,] { { true, false, false }, { true, true, true }, { true, true, true } };
@@ -189,7 +198,9 @@ public sealed class CausalTokenizer : Module
         var latents = _fromBottleneck.Forward(z);
         var queries = _patchQueries.View(1, 1, c.Patches, dd).Expand(b, t, c.Patches, dd);
         var h = _decoder.Forward(Torch.Cat([queries, latents], 2), DecoderLayout, cache, cache == null ? c.ContextFrames : null);
-        var pixels = _toPixels.Forward(h.Narrow(2, 0, c.Patches)).Sigmoid();
+        var patches = h.Narrow(2, 0, c.Patches);
+        if (_pixelHidden != null) patches = _pixelHidden.Forward(patches).Silu();
+        var pixels = _toPixels.Forward(patches).Sigmoid();
         return Unpatchify(pixels).MoveToOuterScope();
     }
 
@@ -258,6 +269,6 @@ public sealed class CausalTokenizer : Module
         long? timeTokens = c.LatentsOnlyTime ? c.Latents : null;
         return SpaceTimeTransformer.ForwardFlops(c.Decoder, batch, frames, c.Patches + c.Latents, timeTokens)
                + 2 * frameCount * c.Latents * c.LatentDim * c.Decoder.Dim
-               + 2 * frameCount * c.Patches * c.Decoder.Dim * c.PatchValues;
+               + 2 * frameCount * c.Patches * (c.PixelHidden > 0 ? c.Decoder.Dim * c.PixelHidden + c.PixelHidden * c.PatchValues : c.Decoder.Dim * c.PatchValues);
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Dreamer.Artifacts;
+using Dreamer.Hosting;
 using Dreamer.Schemas;
 
 namespace Dreamer.Ingest.Tests;
@@ -66,7 +67,8 @@ public sealed class IdentityAndResumeTests(TinyDataset tiny) : IDisposable
 
     /// <summary>
     /// Kills a real ingest process once its first part is in the store, reruns, and expects a complete,
-    /// verified artifact with exactly the rows of an uninterrupted run.
+    /// verified artifact with exactly the rows of an uninterrupted run; the killed process's local scratch
+    /// folder is left behind and removed by the next run's scratch folder.
     /// </summary>
     [Fact]
     public async Task A_killed_ingest_resumes_to_a_complete_verified_artifact()
@@ -78,7 +80,9 @@ public sealed class IdentityAndResumeTests(TinyDataset tiny) : IDisposable
             "--set", "Ingest:RowGroupFrames=32", "--set", "Ingest:LeaseSeconds=15"];
         var reference = await Stages.IngestAsync(["--store", _other.Root, .. args]);
 
-        using (var child = Stages.StartIngestProcess(["--store", _store.Root, .. args]))
+        var scratchParent = Directory.CreateTempSubdirectory("ingest-scratch-").FullName;
+        var scratchRoot = Path.Combine(scratchParent, "dreamer-scratch");
+        using (var child = Stages.StartIngestProcess(["--store", _store.Root, .. args], scratchParent))
         {
             _ = child.StandardOutput.ReadToEndAsync();
             _ = child.StandardError.ReadToEndAsync();
@@ -94,6 +98,11 @@ public sealed class IdentityAndResumeTests(TinyDataset tiny) : IDisposable
             await child.WaitForExitAsync();
             Assert.False(File.Exists(Path.Combine(folder, "_manifest.json")), "the kill came too late: the artifact was already committed");
         }
+        var left = Assert.Single(Directory.GetDirectories(scratchRoot));
+        Assert.StartsWith("ingest-", Path.GetFileName(left));
+        using (var next = ScratchDirectory.Create("ingest", scratchRoot))
+            Assert.Equal([next.Path], Directory.GetDirectories(scratchRoot));
+        Directory.Delete(scratchParent, recursive: true);
 
         var resumed = await Stages.IngestAsync(["--store", _store.Root, .. args]);
         Assert.Equal(reference.ArtifactId, resumed.ArtifactId);

@@ -60,7 +60,10 @@ public static class Stages
     }
 
     /// <summary>Starts `dotnet dreamer-ingest.dll ...` as a child process, as a pipeline runner would.</summary>
-    public static Process StartIngestProcess(params string[] args)
+    public static Process StartIngestProcess(params string[] args) => StartIngestProcess(args, scratchRoot: null);
+
+    /// <param name="scratchRoot">Parent of the process's scratch folders (DREAMER_SCRATCH) instead of the system temp folder.</param>
+    public static Process StartIngestProcess(string[] args, string? scratchRoot)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -68,6 +71,7 @@ public static class Stages
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (scratchRoot != null) psi.Environment["DREAMER_SCRATCH"] = scratchRoot;
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "dreamer-ingest.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         return Process.Start(psi)!;

@@ -150,4 +150,55 @@ public sealed class TokenizerTests
         var eight = CausalTokenizer.ForwardFlops(TokenizerPresets.Small.Model, 2, 4);
         Assert.InRange(eight / one, 8.0, 8.2); // linear in frames but for the (small) time-attention scores
     }
+
+    /// <summary>
+    /// A linear readout from Decoder.Dim confines each position's pixel logits to a Decoder.Dim(+1)-dimensional
+    /// affine subspace; the hidden readout (PixelHidden) is not confined. Measured as the numerical rank of
+    /// centred logits of one patch position over many random bottlenecks.
+    /// </summary>
+    [Theory]
+    [InlineData(0, true)]
+    [InlineData(96, false)]
+    public void PixelReadoutRankIsCappedOnlyWhenLinear(int pixelHidden, bool capped)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var config = Tiny with { PatchSize = 8, PixelHidden = pixelHidden, Decoder = Tiny.Decoder with { Dim = 8, Hidden = 16 } };
+        using var tok = NewTokenizer(config);
+        using var g = new Generator(3);
+        var z = Torch.Rand([1, 256, config.Latents, config.LatentDim], generator: g) * 2 - 1;
+        using var noGrad = Torch.NoGrad();
+        var pixels = tok.Decode(z.Reshape(256, 1, config.Latents, config.LatentDim)).Clamp(1e-6, 1 - 1e-6);
+        var logits = (pixels / (1 - pixels)).Log();
+        var patch = tok.Patchify(logits).Select(2, 0).Reshape(256, config.PatchValues);
+        var centred = (patch - patch.Mean(new long[] { 0 }, keepDim: true)).To(DType.Float64).Contiguous().ToArray<double>();
+        var rank = NumericalRank(centred, 256, config.PatchValues, 1e-4);
+        if (capped) Assert.True(rank <= 8, $"linear readout rank {rank} > decoder dim 8");
+        else Assert.True(rank > 16, $"hidden readout rank {rank}");
+        Assert.Equal(pixelHidden > 0, tok.NamedParameters().Any(p => p.Name.StartsWith("pixel_hidden.")));
+        Assert.True(CausalTokenizer.DecodeFlops(config with { PixelHidden = 0 }, 1, 1) < CausalTokenizer.DecodeFlops(config, 1, 1) == capped is false);
+    }
+
+    /// <summary>Rank by Gaussian elimination with full pivoting: pivots below tolerance x the largest entry count as zero.</summary>
+    private static int NumericalRank(double[] a, int rows, int cols, double tolerance)
+    {
+        var limit = a.Max(Math.Abs) * tolerance;
+        var rank = 0;
+        var usedRows = new bool[rows];
+        for (var c = 0; c < cols; c++)
+        {
+            var pivot = -1;
+            for (var r = 0; r < rows; r++)
+                if (!usedRows[r] && Math.Abs(a[r * cols + c]) > limit && (pivot < 0 || Math.Abs(a[r * cols + c]) > Math.Abs(a[pivot * cols + c]))) pivot = r;
+            if (pivot < 0) continue;
+            usedRows[pivot] = true;
+            rank++;
+            for (var r = 0; r < rows; r++)
+            {
+                if (r == pivot) continue;
+                var f = a[r * cols + c] / a[pivot * cols + c];
+                for (var k = c; k < cols; k++) a[r * cols + k] -= f * a[pivot * cols + k];
+            }
+        }
+        return rank;
+    }
 }
