@@ -7,7 +7,7 @@ namespace Dreamer.Bench;
 using Torch = Dreamer.Torch.Torch;
 
 /// <summary>
-/// `./dreamer bench dynamics [--quick] [--preset tiny|small|base] [--threads N]`: interactive play speed
+/// `./dreamer bench dynamics [--quick] [--preset tiny|small|base] [--threads N] [--blas-threads N]`: interactive play speed
 /// (frames/s at K=4, batch 1: dynamics sampling through the KV cache plus tokenizer decoding, what
 /// `dreamer play` does per frame), batched rollout frames/s, and training model FLOP utilisation
 /// against the matmul peak measured in the same run. Speed does not depend on the weights, so the
@@ -18,16 +18,16 @@ public static class DynamicsBench
     public static Task<int> RunAsync(string[] args)
     {
         // One thread by default, as `dreamer play` and the train-dynamics config run: on 2 cores the small model's
-        // ops are too small for intra-op threads (--threads 2: 12 vs 26 play frames/s, 0.7-0.8 vs 0.3 s per training step).
+        // ops are too small for intra-op threads; Torch.UseThreads then gives OpenBLAS the cores (never both pools wide).
         if (ModelBenchOptions.Parse("dynamics", args, DynamicsPresets.Names, defaultThreads: 1) is not { } options) return Task.FromResult(2);
-        var (quick, presetName, threads) = options;
+        var (quick, presetName, threads, blasThreads) = options;
         var preset = DynamicsPresets.Get(presetName);
         var tokenizerConfig = TokenizerPresets.Get(presetName).Model;
         var config = preset.Model with { LatentTokens = tokenizerConfig.Latents, LatentDim = tokenizerConfig.LatentDim };
         var training = preset.Training with { WarmupSteps = 1, Steps = 1000, BootstrapStart = 0 };
         IReadOnlyList<ActionComponentSpec> actions =
             [new ActionComponentSpec("command", ActionKind.Categorical, ["noop", "move_left", "move_right", "move_up", "move_down", "interact"])];
-        Console.Error.WriteLine($"libtorch {Torch.Version}, {threads} threads, preset {presetName} ({preset.Purpose})");
+        Console.Error.WriteLine($"libtorch {Torch.Version}, {threads} threads (BLAS {blasThreads}), preset {presetName} ({preset.Purpose})");
 
         var peak = BenchMeasure.MatmulPeak(quick);
 
@@ -52,7 +52,7 @@ public static class DynamicsBench
         var batch = 16;
         var batched = Batched(model, data, batch, quick ? 8 : 16);
 
-        var report = new BenchReport($"bench dynamics: preset {presetName} (libtorch {Torch.Version}, {threads} threads)")
+        var report = new BenchReport($"bench dynamics: preset {presetName} (libtorch {Torch.Version}, {threads} threads, BLAS {blasThreads})")
             .Columns("measure", "value", "detail");
         report.Row("matmul peak (1024x1024 float32)", $"{peak / 1e9:0.0} GFLOP/s", "the MFU reference, measured now");
         report.Row("interactive play, K=4, batch 1", $"{interactive:0.0} frames/s",

@@ -8,7 +8,7 @@ namespace Dreamer.Bench;
 using Torch = Dreamer.Torch.Torch;
 
 /// <summary>
-/// `./dreamer bench tokenize [--quick] [--preset tiny|small|base] [--threads N]`: the causal tokenizer's
+/// `./dreamer bench tokenize [--quick] [--preset tiny|small|base] [--threads N] [--blas-threads N]`: the causal tokenizer's
 /// training throughput (frames/s) and model FLOP utilisation against the matmul peak measured in the
 /// same run, and encoding/decoding throughput (frames/s, episodes streamed through the KV cache).
 /// </summary>
@@ -17,12 +17,12 @@ public static class TokenizeBench
     public static Task<int> RunAsync(string[] args)
     {
         if (ModelBenchOptions.Parse("tokenize", args, TokenizerPresets.Names) is not { } options) return Task.FromResult(2);
-        var (quick, presetName, threads) = options;
+        var (quick, presetName, threads, blasThreads) = options;
         var preset = TokenizerPresets.Get(presetName);
         var model = preset.Model;
         var training = preset.Training with { WarmupSteps = 1, Steps = 1000 };
         int warmup = quick ? 1 : 2, steps = quick ? 3 : 8, episodeFrames = quick ? 32 : 96;
-        Console.Error.WriteLine($"libtorch {Torch.Version}, {threads} threads, preset {presetName} ({preset.Purpose})");
+        Console.Error.WriteLine($"libtorch {Torch.Version}, {threads} threads (BLAS {blasThreads}), preset {presetName} ({preset.Purpose})");
 
         var peak = BenchMeasure.MatmulPeak(quick);
 
@@ -39,7 +39,7 @@ public static class TokenizeBench
         var encodeFlops = CausalTokenizer.EncodeFlops(model, 1, 1);
         var decodeFlops = CausalTokenizer.DecodeFlops(model, 1, 1);
 
-        var report = new BenchReport($"bench tokenize: causal tokenizer, preset {presetName} (libtorch {Torch.Version}, {threads} threads)")
+        var report = new BenchReport($"bench tokenize: causal tokenizer, preset {presetName} (libtorch {Torch.Version}, {threads} threads, BLAS {blasThreads})")
             .Columns("measure", "value", "detail");
         report.Row("matmul peak (1024x1024 float32)", $"{peak / 1e9:0.0} GFLOP/s", "the MFU reference, measured now");
         report.Row("training step", $"{step * 1000:0} ms", $"{training.BatchSize}x{training.SequenceLength} frames, fwd+bwd+AdamW, MAE + {training.Perceptual}");

@@ -116,6 +116,8 @@ internal static unsafe class Native
     [DllImport(Lib)] public static extern int dt_get_deterministic(int* o);
     [DllImport(Lib)] public static extern int dt_get_num_threads(int* o);
     [DllImport(Lib)] public static extern int dt_set_num_threads(int n);
+    [DllImport(Lib)] public static extern int dt_get_blas_threads(int* o);
+    [DllImport(Lib)] public static extern int dt_set_blas_threads(int n);
     [DllImport(Lib)] public static extern int dt_cuda_is_available(int* o);
     [DllImport(Lib)] public static extern int dt_cuda_device_count(int* o);
 

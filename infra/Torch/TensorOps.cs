@@ -21,6 +21,7 @@ internal static class Aten
     public static readonly Op Transpose = new("aten::transpose", "int");
     public static readonly Op Contiguous = new("aten::contiguous");
     public static readonly Op Narrow = new("aten::narrow");
+    public static readonly Op ConstantPad = new("aten::constant_pad_nd");
     public static readonly Op Slice = new("aten::slice", "Tensor");
     public static readonly Op Select = new("aten::select", "int");
     public static readonly Op IndexSelect = new("aten::index_select");
@@ -350,6 +351,8 @@ public sealed unsafe partial class Tensor
 
     public Tensor Contiguous() => Aten.Contiguous.Call(this);
     public Tensor Narrow(long dim, long start, long length) => Aten.Narrow.Call(this, dim, start, length);
+    /// <summary>Constant padding, torch.nn.functional.pad order: (before, after) pairs from the last dimension backwards.</summary>
+    public Tensor Pad(long[] pad, double value = 0) => Aten.ConstantPad.Call(this, pad, value);
 
     /// <summary>Python's x[start:end:step] along dim (null bounds are open).</summary>
     public Tensor Slice(long dim, long? start, long? end, long step = 1) =>

@@ -11,6 +11,7 @@
 #include <torch/version.h>
 
 #include <atomic>
+#include <dlfcn.h>
 #include <chrono>
 #include <cstring>
 #include <sstream>
@@ -452,8 +453,34 @@ int dt_get_num_threads(int32_t* out) {
   return guarded([&] { *out = at::get_num_threads(); });
 }
 
+// OpenBLAS (libtorch's BLAS on Debian) keeps its own thread pool, sized to the machine and blind to
+// at::set_num_threads; its idle workers spin in sched_yield. Resolved at run time: absent with another BLAS.
+using BlasThreadsSetter = void (*)(int);
+using BlasThreadsGetter = int (*)();
+
+static BlasThreadsSetter blas_threads_setter() {
+  static BlasThreadsSetter f = reinterpret_cast<BlasThreadsSetter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  return f;
+}
+
+static BlasThreadsGetter blas_threads_getter() {
+  static BlasThreadsGetter f = reinterpret_cast<BlasThreadsGetter>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return f;
+}
+
 int dt_set_num_threads(int32_t n) {
   return guarded([&] { at::set_num_threads(n); });
+}
+
+int dt_get_blas_threads(int32_t* out) {
+  return guarded([&] { *out = blas_threads_getter() ? blas_threads_getter()() : -1; });
+}
+
+int dt_set_blas_threads(int32_t n) {
+  return guarded([&] {
+    if (n < 1) throw std::invalid_argument("BLAS threads must be positive, got " + std::to_string(n));
+    if (blas_threads_setter()) blas_threads_setter()(n);
+  });
 }
 
 int dt_cuda_is_available(int32_t* out) {

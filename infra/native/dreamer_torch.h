@@ -111,6 +111,9 @@ DT_API int dt_set_deterministic(int32_t enabled);
 DT_API int dt_get_deterministic(int32_t* out);
 DT_API int dt_get_num_threads(int32_t* out);
 DT_API int dt_set_num_threads(int32_t n);
+/* OpenBLAS's own pool; -1 from get when the BLAS is not OpenBLAS (set is then a no-op). */
+DT_API int dt_get_blas_threads(int32_t* out);
+DT_API int dt_set_blas_threads(int32_t n);
 DT_API int dt_cuda_is_available(int32_t* out);
 DT_API int dt_cuda_device_count(int32_t* out);
 

@@ -30,7 +30,7 @@ internal static class PlayCommand
                 Console.Error.WriteLine($"play: --threads must be at least 1, got {parse.GetValue(threads)}");
                 return Task.FromResult(ExitCodes.BadInput);
             }
-            Dreamer.Torch.Torch.NumThreads = parse.GetValue(threads);
+            Dreamer.Torch.Torch.UseThreads(parse.GetValue(threads));
             return RunAsync(parse.GetValue(store)!, parse.GetValue(dynamics)!, parse.GetValue(port),
                 parse.GetValue(open), parse.GetValue(testWorld), ct);
         });

@@ -39,7 +39,7 @@ public static class SmokeTraining
 
     public static async Task<StageResult> RunAsync(IBlobStore store, SmokeSettings settings, Action<string> say, CancellationToken ct)
     {
-        Torch.NumThreads = settings.Threads;
+        Torch.UseThreads(settings.Threads);
         Torch.DeterministicAlgorithms = true;
         var config = settings.ToJson();
         var code = CodeVersion.ForThisProcess();

@@ -31,8 +31,9 @@ public sealed record TokenizerConfig
     /// </summary>
     public int PixelHidden { get; init; }
 
-    public int PatchRows => Height / PatchSize;
-    public int PatchCols => Width / PatchSize;
+    /// <summary>Frames whose sides are not multiples of PatchSize are zero-padded at the bottom and right (as the paper pads 360 to 384).</summary>
+    public int PatchRows => (Height + PatchSize - 1) / PatchSize;
+    public int PatchCols => (Width + PatchSize - 1) / PatchSize;
     public int Patches => PatchRows * PatchCols;
     public int PatchValues => PatchSize * PatchSize * Channels;
 
@@ -40,8 +41,8 @@ public sealed record TokenizerConfig
     {
         if (Height < 1 || Width < 1) yield return $"{prefix}Height and Width must be positive (got {Height}x{Width})";
         if (Channels < 1) yield return $"{prefix}Channels must be positive (got {Channels})";
-        if (PatchSize < 1 || Height % PatchSize != 0 || Width % PatchSize != 0)
-            yield return $"{prefix}PatchSize must divide Height {Height} and Width {Width} (got {PatchSize})";
+        if (PatchSize < 1 || PatchSize > Math.Min(Height, Width))
+            yield return $"{prefix}PatchSize must lie in 1..{Math.Min(Height, Width)}, the smaller frame side (got {PatchSize})";
         if (Latents < 1) yield return $"{prefix}Latents must be positive (got {Latents})";
         if (LatentDim < 1) yield return $"{prefix}LatentDim must be positive (got {LatentDim})";
         if (ContextFrames < 1) yield return $"{prefix}ContextFrames must be positive (got {ContextFrames})";
@@ -150,19 +151,23 @@ public sealed class CausalTokenizer : Module
         var c = Config;
         var s = frames.Shape;
         long b = s[0], t = s[1], p = c.PatchSize;
-        var x = frames.View(b, t, c.PatchRows, p, c.PatchCols, p, c.Channels).Permute(0, 1, 2, 4, 3, 5, 6);
+        long padH = c.PatchRows * p - c.Height, padW = c.PatchCols * p - c.Width;
+        if (padH > 0 || padW > 0) frames = frames.Pad([0, 0, 0, padW, 0, padH]);
+        var x = frames.Reshape(b, t, c.PatchRows, p, c.PatchCols, p, c.Channels).Permute(0, 1, 2, 4, 3, 5, 6);
         return x.Reshape(b, t, c.Patches, c.PatchValues).MoveToOuterScope();
     }
 
-    /// <summary>Inverse of <see cref="Patchify"/>.</summary>
+    /// <summary>Inverse of <see cref="Patchify"/> (padding cropped off).</summary>
     public Tensor Unpatchify(Tensor patches)
     {
         using var scope = Torch.NewDisposeScope();
         var c = Config;
         var s = patches.Shape;
         long b = s[0], t = s[1], p = c.PatchSize;
-        var x = patches.View(b, t, c.PatchRows, c.PatchCols, p, p, c.Channels).Permute(0, 1, 2, 4, 3, 5, 6);
-        return x.Reshape(b, t, c.Height, c.Width, c.Channels).MoveToOuterScope();
+        var x = patches.View(b, t, c.PatchRows, c.PatchCols, p, p, c.Channels).Permute(0, 1, 2, 4, 3, 5, 6)
+            .Reshape(b, t, c.PatchRows * p, c.PatchCols * p, c.Channels);
+        if (c.PatchRows * p != c.Height || c.PatchCols * p != c.Width) x = x.Narrow(2, 0, c.Height).Narrow(3, 0, c.Width);
+        return x.Contiguous().MoveToOuterScope();
     }
 
     /// <summary>

@@ -16,6 +16,8 @@ public abstract class TrainingSection(string section)
     public string Device { get; set; } = "cpu";
     /// <summary>libtorch intra-op threads; 0: one per core. On a busy shared machine 1 is often fastest.</summary>
     public int Threads { get; set; }
+    /// <summary>OpenBLAS's own pool; 0: 1 when Threads is above 1, else one per core (see Torch.UseThreads).</summary>
+    public int BlasThreads { get; set; }
     /// <summary>Deterministic algorithms only, so a resumed run reaches the same weights as an uninterrupted one.</summary>
     public bool Deterministic { get; set; } = true;
     /// <summary>Initialisation, data order, the training noise (MAE masks, flow noise) and evaluation sampling; --seed overrides it.</summary>
@@ -56,6 +58,7 @@ public abstract class TrainingSection(string section)
         }
         if (deviceProblem != null) yield return deviceProblem;
         if (Threads < 0) yield return $"{section}:Threads must not be negative (got {Threads})";
+        if (BlasThreads < 0) yield return $"{section}:BlasThreads must not be negative (got {BlasThreads})";
         if (KeepCheckpoints < 1) yield return $"{section}:KeepCheckpoints must be at least 1 (got {KeepCheckpoints})";
         if (LeaseSeconds is < 15 or > 60) yield return $"{section}:LeaseSeconds must lie in 15..60, the blob lease range (got {LeaseSeconds})";
     }
@@ -74,10 +77,10 @@ public abstract class TrainingSection(string section)
         return null;
     }
 
-    /// <summary>Sets libtorch's threads (0: one per core) and determinism for this run; returns the device to train on.</summary>
+    /// <summary>Sets libtorch's and the BLAS's threads (0: automatic) and determinism for this run; returns the device to train on.</summary>
     public Device UseDevice()
     {
-        Torch.NumThreads = Threads > 0 ? Threads : Environment.ProcessorCount;
+        Torch.UseThreads(Threads > 0 ? Threads : Environment.ProcessorCount, BlasThreads > 0 ? BlasThreads : null);
         Torch.DeterministicAlgorithms = Deterministic;
         return Dreamer.Torch.Device.Parse(Device);
     }

@@ -251,4 +251,28 @@ public class GlobalStateTests
         Torch.NumThreads = n;
         Assert.Equal(n, Torch.NumThreads);
     }
+
+    /// <summary>Debian's libtorch runs on OpenBLAS, whose own pool UseThreads keeps from doubling libtorch's.</summary>
+    [Fact]
+    public void UseThreadsNeverRunsBothPoolsWide()
+    {
+        var (n, blas) = (Torch.NumThreads, Torch.BlasThreads);
+        Assert.NotNull(blas);
+        try
+        {
+            Torch.UseThreads(2);
+            Assert.Equal((2, 1), (Torch.NumThreads, Torch.BlasThreads!.Value));
+            Torch.UseThreads(1);
+            Assert.Equal((1, Environment.ProcessorCount), (Torch.NumThreads, Torch.BlasThreads!.Value));
+            Torch.UseThreads(1, blas: 1);
+            Assert.Equal(1, Torch.BlasThreads);
+            Assert.Throws<ArgumentOutOfRangeException>(() => Torch.UseThreads(0));
+            Assert.Throws<ArgumentOutOfRangeException>(() => Torch.UseThreads(1, blas: 0));
+        }
+        finally
+        {
+            Torch.NumThreads = n;
+            Torch.BlasThreads = blas;
+        }
+    }
 }

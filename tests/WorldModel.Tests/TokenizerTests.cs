@@ -34,6 +34,28 @@ public sealed class TokenizerTests
         Assert.Equal(0f, MaxAbsDiff(p.Select(1, 0).Select(1, 1).View(2, 16, 16, 3), x.Select(1, 0).Narrow(1, 0, 16).Narrow(2, 16, 16)));
     }
 
+    /// <summary>A patch size that does not divide the frame pads it with zeros at the bottom and right.</summary>
+    [Fact]
+    public void PatchifyPadsFramesThatPatchesDoNotDivide()
+    {
+        using var scope = Torch.NewDisposeScope();
+        var config = Tiny with { PatchSize = 7 };
+        Assert.Equal((10, 10, 100), (config.PatchRows, config.PatchCols, config.Patches));
+        using var tok = NewTokenizer(config);
+        var x = Torch.Rand([2, 3, 64, 64, 3]);
+        var p = tok.Patchify(x);
+        Assert.Equal([2L, 3, 100, 7 * 7 * 3], p.Shape);
+        Assert.Equal(0f, MaxAbsDiff(tok.Unpatchify(p), x));
+        Assert.Equal(0f, MaxAbsDiff(p.Select(1, 0).Select(1, 1).View(2, 7, 7, 3), x.Select(1, 0).Narrow(1, 0, 7).Narrow(2, 7, 7)));
+        // The last patch of the first row holds column 63 and six columns of zeros.
+        var edge = p.Select(1, 0).Select(1, 9).View(2, 7, 7, 3);
+        Assert.Equal(0f, MaxAbsDiff(edge.Narrow(2, 0, 1), x.Select(1, 0).Narrow(1, 0, 7).Narrow(2, 63, 1)));
+        Assert.Equal(0f, edge.Narrow(2, 1, 6).Abs().Max().ToSingle());
+        var recon = tok.Decode(tok.Encode(x));
+        Assert.Equal(x.Shape, recon.Shape);
+        Assert.Contains("PatchSize must lie in 1..64", string.Join(";", (Tiny with { PatchSize = 65 }).Validate()));
+    }
+
     [Fact]
     public void EncoderMaskLatentsReadAllPatchesReadOnlyPatches()
     {
