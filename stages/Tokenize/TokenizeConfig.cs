@@ -120,6 +120,7 @@ public sealed class TokenizerModelSection
     public int? ContextFrames { get; set; }
     public double? MaskProbMax { get; set; }
     public int? PixelHidden { get; set; }
+    public bool? PatchPositions { get; set; }
     public bool? LatentsOnlyTime { get; set; }
     public SpaceTimeOverrides Encoder { get; set; } = new();
     public SpaceTimeOverrides Decoder { get; set; } = new();
@@ -132,6 +133,7 @@ public sealed class TokenizerModelSection
         ContextFrames = ContextFrames ?? p.ContextFrames,
         MaskProbMax = MaskProbMax ?? p.MaskProbMax,
         PixelHidden = PixelHidden ?? p.PixelHidden,
+        PatchPositions = PatchPositions ?? p.PatchPositions,
         LatentsOnlyTime = LatentsOnlyTime ?? p.LatentsOnlyTime,
         Encoder = Encoder.Apply(p.Encoder),
         Decoder = Decoder.Apply(p.Decoder),

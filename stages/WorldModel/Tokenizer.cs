@@ -30,6 +30,12 @@ public sealed record TokenizerConfig
     /// which caps reconstruction of high-frequency textures whenever Decoder.Dim &lt; P*P*C.
     /// </summary>
     public int PixelHidden { get; init; }
+    /// <summary>
+    /// A learned absolute position embedding added to the encoder's patch tokens (after masking, so a masked
+    /// patch still says where it is). Axial RoPE alone barely tells nearby patches apart at small head sizes,
+    /// and the latents must know where each patch lies to gather it.
+    /// </summary>
+    public bool PatchPositions { get; init; }
 
     /// <summary>Frames whose sides are not multiples of PatchSize are zero-padded at the bottom and right (as the paper pads 360 to 384).</summary>
     public int PatchRows => (Height + PatchSize - 1) / PatchSize;
@@ -70,6 +76,7 @@ public sealed class CausalTokenizer : Module
 
     private readonly Linear _patchEmbed;
     private readonly Tensor _maskToken;
+    private readonly Tensor? _patchPositions;
     private readonly Tensor _latentTokens;
     private readonly SpaceTimeTransformer _encoder;
     private readonly Linear _toBottleneck;
@@ -95,6 +102,8 @@ public sealed class CausalTokenizer : Module
         {
             _maskToken = RegisterParameter("mask_token", Torch.Empty([de], dtype, options.Device).Normal_(0, 0.02, options.Generator));
             _latentTokens = RegisterParameter("latent_tokens", Torch.Empty([config.Latents, de], dtype, options.Device).Normal_(0, 0.02, options.Generator));
+            if (config.PatchPositions)
+                _patchPositions = RegisterParameter("patch_positions", Torch.Empty([config.Patches, de], dtype, options.Device).Normal_(0, 0.02, options.Generator));
             _patchQueries = RegisterParameter("patch_queries", Torch.Empty([config.Patches, dd], dtype, options.Device).Normal_(0, 0.02, options.Generator));
         }
         _encoder = RegisterModule("encoder", new SpaceTimeTransformer(config.Encoder, options));
@@ -186,6 +195,7 @@ public sealed class CausalTokenizer : Module
         long b = s[0], t = s[1], de = c.Encoder.Dim;
         var tokens = _patchEmbed.Forward(Patchify(x));
         if (patchMask != null) tokens = Torch.Where(patchMask.Unsqueeze(-1), _maskToken.View(1, 1, 1, de), tokens);
+        if (_patchPositions != null) tokens = tokens + _patchPositions.View(1, 1, c.Patches, de);
         var latents = _latentTokens.View(1, 1, c.Latents, de).Expand(b, t, c.Latents, de);
         var h = _encoder.Forward(Torch.Cat([tokens, latents], 2), EncoderLayout, cache, cache == null ? c.ContextFrames : null);
         return _toBottleneck.Forward(h.Narrow(2, c.Patches, c.Latents)).Tanh().MoveToOuterScope();

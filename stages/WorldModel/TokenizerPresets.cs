@@ -36,21 +36,22 @@ public static class TokenizerPresets
     public static TokenizerPreset Small { get; } = new("small",
         new TokenizerConfig
         {
-            PatchSize = 8, Latents = 32, LatentDim = 16, ContextFrames = 8,
+            // Patch 7 = the built-in game's 7-pixel cells (64 is padded to 70): each patch is one cell.
+            PatchSize = 7, Latents = 32, LatentDim = 16, ContextFrames = 8, PixelHidden = 384, PatchPositions = true,
             Encoder = new SpaceTimeConfig { Dim = 96, Heads = 3, KvHeads = 3, Hidden = 256, Layers = 4, TimeEvery = 4 },
             Decoder = new SpaceTimeConfig { Dim = 96, Heads = 3, KvHeads = 3, Hidden = 256, Layers = 4, TimeEvery = 4 },
         },
         new TokenizerTrainingConfig
         {
-            Steps = 3000, BatchSize = 8, SequenceLength = 4, LearningRate = 1e-3, WarmupSteps = 50,
-            EvalEvery = 250, EvalWindows = 48, CheckpointEvery = 250,
+            Steps = 3800, BatchSize = 8, SequenceLength = 4, LearningRate = 1e-3, WarmupSteps = 50,
+            EvalEvery = 500, EvalWindows = 48, CheckpointEvery = 250,
         },
-        "this machine: 2 CPU cores (one thread), about an hour when it is not shared");
+        "this machine: 2 CPU cores, about an hour when it is not shared");
 
     public static TokenizerPreset Base { get; } = new("base",
         new TokenizerConfig
         {
-            PatchSize = 4, Latents = 64, LatentDim = 16, ContextFrames = 16,
+            PatchSize = 4, Latents = 64, LatentDim = 16, ContextFrames = 16, PatchPositions = true,
             Encoder = new SpaceTimeConfig { Dim = 512, Heads = 8, KvHeads = 4, Hidden = 1376, Layers = 8, TimeEvery = 4, Registers = 4 },
             Decoder = new SpaceTimeConfig { Dim = 512, Heads = 8, KvHeads = 4, Hidden = 1376, Layers = 8, TimeEvery = 4, Registers = 4 },
         },

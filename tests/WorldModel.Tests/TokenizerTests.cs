@@ -173,6 +173,26 @@ public sealed class TokenizerTests
         Assert.InRange(eight / one, 8.0, 8.2); // linear in frames but for the (small) time-attention scores
     }
 
+    /// <summary>Patch positions enter the encoding (also of masked patches); without them there is no such parameter.</summary>
+    [Fact]
+    public void PatchPositionsAreAddedToEveryPatchToken()
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var plain = NewTokenizer();
+        Assert.DoesNotContain(plain.NamedParameters(), p => p.Name == "patch_positions");
+        using var tok = NewTokenizer(Tiny with { PatchPositions = true });
+        var positions = tok.NamedParameters().Single(p => p.Name == "patch_positions").Parameter;
+        Assert.Equal([(long)Tiny.Patches, Tiny.Encoder.Dim], positions.Shape);
+        var x = Torch.Rand([1, 2, 64, 64, 3]);
+        var allMasked = Torch.Ones([1, 2, Tiny.Patches], DType.Bool);
+        using var noGrad = Torch.NoGrad();
+        var before = tok.Encode(x, allMasked);
+        var z = tok.Encode(x);
+        positions.Select(0, 3).Add_(1.0);
+        Assert.True(MaxAbsDiff(tok.Encode(x, allMasked), before) > 1e-4, "a fully masked frame must still see the positions");
+        Assert.True(MaxAbsDiff(tok.Encode(x), z) > 1e-4);
+    }
+
     /// <summary>
     /// A linear readout from Decoder.Dim confines each position's pixel logits to a Decoder.Dim(+1)-dimensional
     /// affine subspace; the hidden readout (PixelHidden) is not confined. Measured as the numerical rank of
