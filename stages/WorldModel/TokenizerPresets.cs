@@ -43,7 +43,7 @@ public static class TokenizerPresets
         },
         new TokenizerTrainingConfig
         {
-            Steps = 3800, BatchSize = 8, SequenceLength = 4, LearningRate = 1e-3, WarmupSteps = 50,
+            Steps = 3200, BatchSize = 8, SequenceLength = 4, LearningRate = 1e-3, WarmupSteps = 50,
             EvalEvery = 500, EvalWindows = 48, CheckpointEvery = 250,
         },
         "this machine: 2 CPU cores, about an hour when it is not shared");
