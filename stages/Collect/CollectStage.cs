@@ -45,11 +45,10 @@ public static class CollectStage
         }
 
         var plan = CollectPlan.Create(settings, seed);
-        var scratch = ScratchDirectory.Create("collect");
-        var temp = scratch.Path;
         var summaries = new EpisodeSummary[plan.Count];
-        try
+        using (var scratch = ScratchDirectory.Create("collect"))
         {
+            var temp = scratch.Path;
             int done = 0;
             long frames = 0;
             var gate = new object();
@@ -71,10 +70,6 @@ public static class CollectStage
                 }).ConfigureAwait(false);
                 return 0;
             }).ConfigureAwait(false);
-        }
-        finally
-        {
-            scratch.Dispose();
         }
 
         var info = new RawDatasetInfo

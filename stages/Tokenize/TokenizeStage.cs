@@ -312,7 +312,7 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
         var frames = episodes.Sum(e => (long)e.Length);
         var rows = await StageProgress.RunAsync($"encode {TokenizeStage.ShardName(shard, shards)}", frames, sink =>
         {
-            long written = 0, encoded = 0;
+            long written = 0;
             using var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
             using var writer = new ParquetWriter(file, layout.Schema, new ParquetWriterOptions(), leaveOpen: true);
             foreach (var (k, v) in layout.Metadata(artifactId, data.FramesArtifactId, TokenizeStage.ShardName(shard, shards)))
@@ -324,7 +324,7 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
                 ct.ThrowIfCancellationRequested();
                 pending.Add((episode, EncodeEpisode(model, episode)));
                 pendingRows += episode.Length;
-                encoded += episode.Length;
+                var encoded = written + pendingRows;
                 sink.Report(encoded, $"{encoded / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):0} frames/s");
                 if (pendingRows >= settings.RowGroupRows)
                 {

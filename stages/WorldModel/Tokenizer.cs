@@ -40,6 +40,8 @@ public sealed record TokenizerConfig
     /// <summary>Frames whose sides are not multiples of PatchSize are zero-padded at the bottom and right (as the paper pads 360 to 384).</summary>
     public int PatchRows => (Height + PatchSize - 1) / PatchSize;
     public int PatchCols => (Width + PatchSize - 1) / PatchSize;
+    public int PaddedHeight => PatchRows * PatchSize;
+    public int PaddedWidth => PatchCols * PatchSize;
     public int Patches => PatchRows * PatchCols;
     public int PatchValues => PatchSize * PatchSize * Channels;
 
@@ -160,8 +162,7 @@ public sealed class CausalTokenizer : Module
         var c = Config;
         var s = frames.Shape;
         long b = s[0], t = s[1], p = c.PatchSize;
-        long padH = c.PatchRows * p - c.Height, padW = c.PatchCols * p - c.Width;
-        if (padH > 0 || padW > 0) frames = frames.Pad([0, 0, 0, padW, 0, padH]);
+        if (c.PaddedHeight != c.Height || c.PaddedWidth != c.Width) frames = frames.Pad([0, 0, 0, c.PaddedWidth - c.Width, 0, c.PaddedHeight - c.Height]);
         var x = frames.Reshape(b, t, c.PatchRows, p, c.PatchCols, p, c.Channels).Permute(0, 1, 2, 4, 3, 5, 6);
         return x.Reshape(b, t, c.Patches, c.PatchValues).MoveToOuterScope();
     }
@@ -174,8 +175,8 @@ public sealed class CausalTokenizer : Module
         var s = patches.Shape;
         long b = s[0], t = s[1], p = c.PatchSize;
         var x = patches.View(b, t, c.PatchRows, c.PatchCols, p, p, c.Channels).Permute(0, 1, 2, 4, 3, 5, 6)
-            .Reshape(b, t, c.PatchRows * p, c.PatchCols * p, c.Channels);
-        if (c.PatchRows * p != c.Height || c.PatchCols * p != c.Width) x = x.Narrow(2, 0, c.Height).Narrow(3, 0, c.Width);
+            .Reshape(b, t, c.PaddedHeight, c.PaddedWidth, c.Channels);
+        if (c.PaddedHeight != c.Height || c.PaddedWidth != c.Width) x = x.Narrow(2, 0, c.Height).Narrow(3, 0, c.Width);
         return x.Contiguous().MoveToOuterScope();
     }
 
