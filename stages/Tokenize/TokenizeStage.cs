@@ -50,6 +50,9 @@ public sealed class TokenizeStage
 
     private Prepared? _prepared;
 
+    /// <summary>Called after every training step with the step just completed (tests use it to stop a run at a known step).</summary>
+    public Action<long>? AfterStep { get; set; }
+
     /// <summary>In process (tests, the benchmark): plan, then reuse a committed artifact or run, as StageHost does.</summary>
     public static Task<StageResult> RunAsync(StageContext ctx)
     {
@@ -101,7 +104,7 @@ public sealed class TokenizeStage
                 using var data = await FramesData.LoadAsync(store, p.Frames.Manifest, ct).ConfigureAwait(false);
                 ctx.Log.LogInformation("{Train} train and {Validation} validation frames in {Episodes} episodes",
                     data.TrainFrames, data.All.Count - data.TrainFrames, data.Episodes.Count);
-                var run = new TokenizeRun(ctx, store, p.Settings, p.Model, p.Training, p.Config, p.ArtifactId, data, device, runId);
+                var run = new TokenizeRun(ctx, store, p.Settings, p.Model, p.Training, p.Config, p.ArtifactId, data, device, runId, AfterStep);
                 var model = await run.EnsureModelAsync(ct).ConfigureAwait(false);
                 var shards = await run.EncodeAsync(ctx.Options.ShardIndex, ctx.Options.ShardCount, ct).ConfigureAwait(false);
                 return await run.CommitAsync(model, shards, p.Frames, p.Code, ct).ConfigureAwait(false);
@@ -118,7 +121,8 @@ public sealed class TokenizeStage
 
 /// <summary>The work of one tokenize worker: training (or waiting for it), encoding shards, committing.</summary>
 internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSection settings, TokenizerConfig modelConfig,
-    TokenizerTrainingConfig training, JsonObject config, string artifactId, FramesData data, Device device, string runId)
+    TokenizerTrainingConfig training, JsonObject config, string artifactId, FramesData data, Device device, string runId,
+    Action<long>? afterStep)
 {
     private static readonly TimeSpan Poll = TimeSpan.FromSeconds(2);
     private readonly ArtifactWriter _writer = new(store, TokenizeStage.StageName, artifactId);
@@ -172,7 +176,7 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
                     r.Step, e.Psnr, e.Ssim, e.Frames, r.Mse, seconds);
             }
             return (r.Step, $"mse {r.Mse:0.00000} loss {r.Loss:0.000}");
-        }, seconds => SaveAsync(checkpoints, trainer, curve, seconds), afterStep: null, ct).ConfigureAwait(false);
+        }, seconds => SaveAsync(checkpoints, trainer, curve, seconds), afterStep, ct).ConfigureAwait(false);
         if (curve.Count == 0 || curve[^1]!["step"]!.GetValue<long>() != trainer.Step)
         {
             var e = trainer.Evaluate(eval, training.EvalWindows);
