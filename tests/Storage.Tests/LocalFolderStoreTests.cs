@@ -76,11 +76,13 @@ public sealed class LocalFolderStoreTests : IDisposable
     public async Task LeaseHolder_RenewsBeyondItsDuration()
     {
         using var store = new LocalFolderStore(_root);
-        await using var holder = await LeaseHolder.TryAcquireAsync(store, "locks/long-job", TimeSpan.FromSeconds(1));
+        // 3 s lease renewed every second: a busy CI machine (all test projects in parallel) once stalled the
+        // renewer past a 1 s lease, so the margin is two whole seconds of scheduling delay.
+        await using var holder = await LeaseHolder.TryAcquireAsync(store, "locks/long-job", TimeSpan.FromSeconds(3));
         Assert.NotNull(holder);
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        await Task.Delay(TimeSpan.FromSeconds(7));
         Assert.False(holder.IsLost);
-        Assert.Null(await store.TryAcquireLeaseAsync("locks/long-job", TimeSpan.FromSeconds(1)));
+        Assert.Null(await store.TryAcquireLeaseAsync("locks/long-job", TimeSpan.FromSeconds(3)));
         Assert.Equal("leased", (await store.GetPropertiesAsync("locks/long-job"))!.LeaseState);
     }
 
