@@ -121,6 +121,7 @@ public sealed class TokenizerModelSection
     public double? MaskProbMax { get; set; }
     public int? PixelHidden { get; set; }
     public bool? PatchPositions { get; set; }
+    public bool? LatentGrid { get; set; }
     public bool? LatentsOnlyTime { get; set; }
     public SpaceTimeOverrides Encoder { get; set; } = new();
     public SpaceTimeOverrides Decoder { get; set; } = new();
@@ -134,6 +135,7 @@ public sealed class TokenizerModelSection
         MaskProbMax = MaskProbMax ?? p.MaskProbMax,
         PixelHidden = PixelHidden ?? p.PixelHidden,
         PatchPositions = PatchPositions ?? p.PatchPositions,
+        LatentGrid = LatentGrid ?? p.LatentGrid,
         LatentsOnlyTime = LatentsOnlyTime ?? p.LatentsOnlyTime,
         Encoder = Encoder.Apply(p.Encoder),
         Decoder = Decoder.Apply(p.Decoder),

@@ -36,6 +36,28 @@ public sealed record TokenizerConfig
     /// and the latents must know where each patch lies to gather it.
     /// </summary>
     public bool PatchPositions { get; init; }
+    /// <summary>
+    /// Latent tokens get axial RoPE positions spread evenly over the patch grid (rows x cols of latents, the
+    /// factorisation of Latents closest to the grid's aspect) instead of the identity rotation. RoPE then offers
+    /// each latent a learnable locality bias towards the patches around its position, which speeds up learning
+    /// which latent gathers which part of the frame; the masks (who reads whom) are unchanged.
+    /// </summary>
+    public bool LatentGrid { get; init; }
+
+    /// <summary>Latent grid shape when <see cref="LatentGrid"/> is set: rows x cols = Latents.</summary>
+    public (int Rows, int Cols) LatentGridShape
+    {
+        get
+        {
+            var best = (Rows: 1, Cols: Latents);
+            var aspect = (double)PatchRows / PatchCols;
+            for (var r = 1; r <= Latents; r++)
+                // Ties (4x8 vs 8x4) keep the fewer rows; the margin keeps rounding from deciding them.
+                if (Latents % r == 0 && Math.Abs(Math.Log((double)r / (Latents / r) / aspect)) < Math.Abs(Math.Log((double)best.Rows / best.Cols / aspect)) - 1e-9)
+                    best = (r, Latents / r);
+            return best;
+        }
+    }
 
     /// <summary>Frames whose sides are not multiples of PatchSize are zero-padded at the bottom and right (as the paper pads 360 to 384).</summary>
     public int PatchRows => (Height + PatchSize - 1) / PatchSize;
@@ -122,17 +144,26 @@ public sealed class CausalTokenizer : Module
         DecoderLayout = Layout(config, decoderReads);
     }
 
-    /// <summary>Slots: the patches in row-major order, then the latents (axial RoPE identity for latents).</summary>
+    /// <summary>Slots: the patches in row-major order, then the latents (axial RoPE identity for latents, or their grid positions).</summary>
     private static TokenLayout Layout(TokenizerConfig c, bool[,] reads)
     {
         var n = c.Patches + c.Latents;
         var modalities = new int[n];
         var rows = new long[n];
         var cols = new long[n];
+        var (gridRows, gridCols) = c.LatentGridShape;
         for (var i = 0; i < n; i++)
         {
             if (i < c.Patches) (rows[i], cols[i]) = (i / c.PatchCols, i % c.PatchCols);
-            else modalities[i] = LatentModality;
+            else
+            {
+                modalities[i] = LatentModality;
+                if (!c.LatentGrid) continue;
+                // The centre of the latent's cell of the patch grid, rounded to a patch position.
+                var j = i - c.Patches;
+                rows[i] = (long)Math.Floor((j / gridCols + 0.5) * c.PatchRows / gridRows);
+                cols[i] = (long)Math.Floor((j % gridCols + 0.5) * c.PatchCols / gridCols);
+            }
         }
         return c.LatentsOnlyTime
             ? new TokenLayout(modalities, reads, RegisterModality, rows, cols, c.Patches, c.Latents)

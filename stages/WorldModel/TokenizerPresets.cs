@@ -36,8 +36,9 @@ public static class TokenizerPresets
     public static TokenizerPreset Small { get; } = new("small",
         new TokenizerConfig
         {
-            // Patch 7 = the built-in game's 7-pixel cells (64 is padded to 70): each patch is one cell.
-            PatchSize = 7, Latents = 32, LatentDim = 16, ContextFrames = 8, PixelHidden = 384, PatchPositions = true,
+            // Patch 7 = the built-in game's 7-pixel cells (64 is padded to 70): each patch is one cell. LatentGrid
+            // measured +0.6 dB validation PSNR at step 500 over the same recipe without it (20.04 vs 19.43 dB).
+            PatchSize = 7, Latents = 32, LatentDim = 16, ContextFrames = 8, PixelHidden = 384, PatchPositions = true, LatentGrid = true,
             Encoder = new SpaceTimeConfig { Dim = 96, Heads = 3, KvHeads = 3, Hidden = 256, Layers = 4, TimeEvery = 4 },
             Decoder = new SpaceTimeConfig { Dim = 96, Heads = 3, KvHeads = 3, Hidden = 256, Layers = 4, TimeEvery = 4 },
         },
@@ -51,7 +52,7 @@ public static class TokenizerPresets
     public static TokenizerPreset Base { get; } = new("base",
         new TokenizerConfig
         {
-            PatchSize = 4, Latents = 64, LatentDim = 16, ContextFrames = 16, PatchPositions = true,
+            PatchSize = 4, Latents = 64, LatentDim = 16, ContextFrames = 16, PatchPositions = true, LatentGrid = true,
             Encoder = new SpaceTimeConfig { Dim = 512, Heads = 8, KvHeads = 4, Hidden = 1376, Layers = 8, TimeEvery = 4, Registers = 4 },
             Decoder = new SpaceTimeConfig { Dim = 512, Heads = 8, KvHeads = 4, Hidden = 1376, Layers = 8, TimeEvery = 4, Registers = 4 },
         },

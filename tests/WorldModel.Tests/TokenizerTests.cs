@@ -173,6 +173,43 @@ public sealed class TokenizerTests
         Assert.InRange(eight / one, 8.0, 8.2); // linear in frames but for the (small) time-attention scores
     }
 
+    /// <summary>
+    /// LatentGrid spreads the latents over the patch grid (each at the centre of its cell, in both the encoder's and
+    /// the decoder's layout); without it they keep the identity rotation, and the encoding depends on the choice.
+    /// </summary>
+    [Theory]
+    [InlineData(7, 32, 4, 8)]   // 10x10 patches: 4x8 and 8x4 are equally square, the first is kept
+    [InlineData(7, 100, 10, 10)]
+    [InlineData(7, 25, 5, 5)]
+    [InlineData(16, 8, 2, 4)]   // 4x4 patches
+    [InlineData(7, 7, 1, 7)]    // a prime: one row
+    public void LatentGridSpreadsLatentsOverThePatchGrid(int patch, int latents, int rows, int cols)
+    {
+        var config = Tiny with { PatchSize = patch, Latents = latents, LatentGrid = true };
+        Assert.Equal((rows, cols), config.LatentGridShape);
+        using var tok = new CausalTokenizer(config);
+        foreach (var layout in new[] { tok.EncoderLayout, tok.DecoderLayout })
+        {
+            var cells = Enumerable.Range(config.Patches, latents).Select(i => (layout.Rows[i], layout.Cols[i])).ToList();
+            Assert.Equal(latents, cells.Distinct().Count());
+            Assert.All(cells, c => Assert.True(c.Item1 < config.PatchRows && c.Item2 < config.PatchCols));
+            if (config.PatchRows == 10 && rows == 10) Assert.Equal(Enumerable.Range(0, 100).Select(i => ((long)(i / 10), (long)(i % 10))), cells);
+        }
+        using var plain = new CausalTokenizer(config with { LatentGrid = false });
+        Assert.All(Enumerable.Range(config.Patches, latents), i => Assert.Equal((0L, 0L), (plain.EncoderLayout.Rows[i], plain.EncoderLayout.Cols[i])));
+    }
+
+    [Fact]
+    public void LatentGridChangesTheEncoding()
+    {
+        using var scope = Torch.NewDisposeScope();
+        using var plain = NewTokenizer();
+        using var grid = NewTokenizer(Tiny with { LatentGrid = true });
+        var x = Torch.Rand([1, 2, 64, 64, 3]);
+        using var noGrad = Torch.NoGrad();
+        Assert.True(MaxAbsDiff(plain.Encode(x), grid.Encode(x)) > 1e-4, "same weights, latents rotated differently");
+    }
+
     /// <summary>Patch positions enter the encoding (also of masked patches); without them there is no such parameter.</summary>
     [Fact]
     public void PatchPositionsAreAddedToEveryPatchToken()
