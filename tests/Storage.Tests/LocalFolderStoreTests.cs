@@ -51,12 +51,18 @@ public sealed class LocalFolderStoreTests : IDisposable
         var stores = Enumerable.Range(0, 4).Select(_ => new LocalFolderStore(_root, new LocalFolderStoreOptions { Durable = false })).ToList();
         await stores[0].WriteBytesAsync("counter", "0"u8.ToArray());
         var conflicts = 0;
+        // All four read the same ETag before any first write, so at least three of the first writes must fail
+        // even when a busy machine would otherwise run the writers one after another.
+        using var firstRound = new Barrier(4);
         await Task.WhenAll(stores.Select(store => Task.Run(async () =>
         {
+            var first = true;
             for (var done = 0; done < 25;)
             {
                 var properties = (await store.GetPropertiesAsync("counter"))!;
                 var value = int.Parse(Encoding.UTF8.GetString(await store.ReadAllBytesAsync("counter")));
+                if (first) firstRound.SignalAndWait();
+                first = false;
                 try
                 {
                     await store.WriteBytesAsync("counter", Encoding.UTF8.GetBytes((value + 1).ToString()), BlobWriteOptions.IfMatch(properties.ETag));
