@@ -122,6 +122,8 @@ public sealed class TokenizerModelSection
     public int? PixelHidden { get; set; }
     public bool? PatchPositions { get; set; }
     public bool? LatentGrid { get; set; }
+    /// <summary>Hard locality (see TokenizerConfig.LatentReach); negative: back to the paper's masks when the preset sets it.</summary>
+    public int? LatentReach { get; set; }
     public bool? LatentsOnlyTime { get; set; }
     public SpaceTimeOverrides Encoder { get; set; } = new();
     public SpaceTimeOverrides Decoder { get; set; } = new();
@@ -136,6 +138,7 @@ public sealed class TokenizerModelSection
         PixelHidden = PixelHidden ?? p.PixelHidden,
         PatchPositions = PatchPositions ?? p.PatchPositions,
         LatentGrid = LatentGrid ?? p.LatentGrid,
+        LatentReach = LatentReach switch { null => p.LatentReach, < 0 => null, var r => r },
         LatentsOnlyTime = LatentsOnlyTime ?? p.LatentsOnlyTime,
         Encoder = Encoder.Apply(p.Encoder),
         Decoder = Decoder.Apply(p.Decoder),

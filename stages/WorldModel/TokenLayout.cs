@@ -13,6 +13,7 @@ using Torch = Dreamer.Torch.Torch;
 public sealed class TokenLayout
 {
     private readonly bool[,] _reads;
+    private readonly bool[,]? _slotReads;
 
     /// <param name="modalities">Modality id (0..M-1) of every listed slot, in order.</param>
     /// <param name="reads">reads[q, k]: a query of modality q may attend to a key of modality k (M x M, registers included).</param>
@@ -21,7 +22,10 @@ public sealed class TokenLayout
     /// <param name="cols">Axial RoPE column per listed slot.</param>
     /// <param name="timeStart">First slot with time attention.</param>
     /// <param name="timeCount">Number of consecutive slots with time attention; null: every slot, registers included.</param>
-    public TokenLayout(int[] modalities, bool[,] reads, int registerModality, long[] rows, long[] cols, int timeStart = 0, int? timeCount = null)
+    /// <param name="slotReads">Optional [slots, slots] narrowing of reads between listed slots (both must allow a read);
+    /// every slot must read itself. Registers are not narrowed.</param>
+    public TokenLayout(int[] modalities, bool[,] reads, int registerModality, long[] rows, long[] cols, int timeStart = 0, int? timeCount = null,
+        bool[,]? slotReads = null)
     {
         var m = reads.GetLength(0);
         if (reads.GetLength(1) != m) throw new ArgumentException("reads must be a square modality x modality matrix");
@@ -33,6 +37,14 @@ public sealed class TokenLayout
         if (rows.Length != modalities.Length || cols.Length != modalities.Length) throw new ArgumentException("one row and column per slot");
         if (timeCount is { } tc && (timeStart < 0 || tc < 1 || timeStart + tc > modalities.Length))
             throw new ArgumentException($"time slots [{timeStart}, {timeStart + tc}) fall outside the {modalities.Length} listed slots");
+        if (slotReads != null)
+        {
+            if (slotReads.GetLength(0) != modalities.Length || slotReads.GetLength(1) != modalities.Length)
+                throw new ArgumentException($"slotReads must be {modalities.Length} x {modalities.Length}, one row and column per listed slot");
+            for (var i = 0; i < modalities.Length; i++)
+                if (!slotReads[i, i]) throw new ArgumentException($"slot {i} must read itself");
+            _slotReads = (bool[,])slotReads.Clone();
+        }
         Modalities = modalities;
         _reads = (bool[,])reads.Clone();
         RegisterModality = registerModality;
@@ -66,7 +78,8 @@ public sealed class TokenLayout
     public int ModalityOf(int slot) => slot < Slots ? Modalities[slot] : RegisterModality;
 
     /// <summary>Whether slot q may read slot k in space attention (registers appended).</summary>
-    public bool SlotReads(int q, int k) => _reads[ModalityOf(q), ModalityOf(k)];
+    public bool SlotReads(int q, int k) =>
+        _reads[ModalityOf(q), ModalityOf(k)] && (_slotReads == null || q >= Slots || k >= Slots || _slotReads[q, k]);
 
     /// <summary>The [S, S] boolean space mask with registers appended; null when every slot reads every slot.</summary>
     public Tensor? SpaceMask(int registers, Device device)

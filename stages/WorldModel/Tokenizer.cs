@@ -43,6 +43,14 @@ public sealed record TokenizerConfig
     /// which latent gathers which part of the frame; the masks (who reads whom) are unchanged.
     /// </summary>
     public bool LatentGrid { get; init; }
+    /// <summary>
+    /// Hard locality (needs <see cref="LatentGrid"/>; null: the paper's masks). A latent reads, in the encoder, only the
+    /// patches of its grid cell widened by this many patches on every side, and in the decoder a patch reads only the
+    /// latents whose widened cell holds it. Every latent then summarises its own region of the frame, a job that is
+    /// learned faster than a global one; latents still read each other, and decoder patches each other.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? LatentReach { get; init; }
 
     /// <summary>Latent grid shape when <see cref="LatentGrid"/> is set: rows x cols = Latents.</summary>
     public (int Rows, int Cols) LatentGridShape
@@ -57,6 +65,23 @@ public sealed record TokenizerConfig
                     best = (r, Latents / r);
             return best;
         }
+    }
+
+    /// <summary>Patch rows [Row0, Row1) and columns [Col0, Col1) of latent j's cell of the patch grid (LatentGrid's shape; cells tile the grid).</summary>
+    public (int Row0, int Row1, int Col0, int Col1) LatentCell(int j)
+    {
+        var (gridRows, gridCols) = LatentGridShape;
+        int r = j / gridCols, c = j % gridCols;
+        return (r * PatchRows / gridRows, (r + 1) * PatchRows / gridRows, c * PatchCols / gridCols, (c + 1) * PatchCols / gridCols);
+    }
+
+    /// <summary>Whether patch p lies in latent j's cell widened by <see cref="LatentReach"/> (true for every pair without it).</summary>
+    public bool LatentReaches(int j, int p)
+    {
+        if (LatentReach is not { } reach) return true;
+        var (r0, r1, c0, c1) = LatentCell(j);
+        int row = p / PatchCols, col = p % PatchCols;
+        return row >= r0 - reach && row < r1 + reach && col >= c0 - reach && col < c1 + reach;
     }
 
     /// <summary>Frames whose sides are not multiples of PatchSize are zero-padded at the bottom and right (as the paper pads 360 to 384).</summary>
@@ -78,6 +103,11 @@ public sealed record TokenizerConfig
         if (ContextFrames < 1) yield return $"{prefix}ContextFrames must be positive (got {ContextFrames})";
         if (MaskProbMax is < 0 or >= 1) yield return $"{prefix}MaskProbMax must lie in [0, 1) (got {MaskProbMax})";
         if (PixelHidden < 0) yield return $"{prefix}PixelHidden must not be negative (got {PixelHidden})";
+        if (LatentReach < 0) yield return $"{prefix}LatentReach must not be negative (got {LatentReach})";
+        if (LatentReach != null && !LatentGrid) yield return $"{prefix}LatentReach needs LatentGrid (the cells are the latent grid's)";
+        if (LatentReach != null && LatentGrid && (LatentGridShape.Rows > PatchRows || LatentGridShape.Cols > PatchCols))
+            yield return $"{prefix}LatentReach needs a latent grid no finer than the patch grid (latents {LatentGridShape.Rows}x{LatentGridShape.Cols}, " +
+                $"patches {PatchRows}x{PatchCols}): some latent's cell would hold no patch";
         foreach (var p in Encoder.Validate(prefix + "Encoder:")) yield return p;
         foreach (var p in Decoder.Validate(prefix + "Decoder:")) yield return p;
     }
@@ -140,12 +170,15 @@ public sealed class CausalTokenizer : Module
         // Rows: query modality; columns: key modality (patch, latent, register).
         var encoderReads = new[,] { { true, false, false }, { true, true, true }, { true, true, true } };
         var decoderReads = new[,] { { true, true, true }, { false, true, true }, { false, true, true } };
-        EncoderLayout = Layout(config, encoderReads);
-        DecoderLayout = Layout(config, decoderReads);
+        EncoderLayout = Layout(config, encoderReads, encoder: true);
+        DecoderLayout = Layout(config, decoderReads, encoder: false);
     }
 
-    /// <summary>Slots: the patches in row-major order, then the latents (axial RoPE identity for latents, or their grid positions).</summary>
-    private static TokenLayout Layout(TokenizerConfig c, bool[,] reads)
+    /// <summary>
+    /// Slots: the patches in row-major order, then the latents (axial RoPE identity for latents, or their grid positions).
+    /// With LatentReach, latent-patch reads are narrowed to each latent's widened cell (encoder: latents reading patches; decoder: patches reading latents).
+    /// </summary>
+    private static TokenLayout Layout(TokenizerConfig c, bool[,] reads, bool encoder)
     {
         var n = c.Patches + c.Latents;
         var modalities = new int[n];
@@ -165,9 +198,25 @@ public sealed class CausalTokenizer : Module
                 cols[i] = (long)Math.Floor((j % gridCols + 0.5) * c.PatchCols / gridCols);
             }
         }
+        bool[,]? slotReads = null;
+        if (c.LatentReach != null)
+        {
+            slotReads = new bool[n, n];
+            for (var q = 0; q < n; q++)
+                for (var k = 0; k < n; k++)
+                {
+                    bool qLatent = q >= c.Patches, kLatent = k >= c.Patches;
+                    slotReads[q, k] = (encoder, qLatent, kLatent) switch
+                    {
+                        (true, true, false) => c.LatentReaches(q - c.Patches, k),
+                        (false, false, true) => c.LatentReaches(k - c.Patches, q),
+                        _ => true,
+                    };
+                }
+        }
         return c.LatentsOnlyTime
-            ? new TokenLayout(modalities, reads, RegisterModality, rows, cols, c.Patches, c.Latents)
-            : new TokenLayout(modalities, reads, RegisterModality, rows, cols);
+            ? new TokenLayout(modalities, reads, RegisterModality, rows, cols, c.Patches, c.Latents, slotReads)
+            : new TokenLayout(modalities, reads, RegisterModality, rows, cols, slotReads: slotReads);
     }
 
     public SpaceTimeTransformer Encoder => _encoder;

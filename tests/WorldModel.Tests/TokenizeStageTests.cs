@@ -302,6 +302,11 @@ public sealed class TokenizeStageTests(TokenizedStore tokenized) : IClassFixture
         Assert.Equal((32, 48), (model.Height, model.Width));
         Assert.Empty(section.Validate());
         Assert.Contains(new TokenizeSection { Preset = "small", SequenceLength = 99 }.Validate(), p => p.Contains("ContextFrames"));
+        // LatentReach: a value sets it, a negative one clears it back to the paper's masks.
+        var reach = new TokenizeSection { Preset = "small", Model = new TokenizerModelSection { LatentReach = 1 } }.Resolve(null, null).Model;
+        Assert.Equal(1, reach.LatentReach);
+        Assert.Null(new TokenizerModelSection { LatentReach = -1 }.Apply(reach).LatentReach);
+        Assert.Equal(1, new TokenizerModelSection().Apply(reach).LatentReach);
     }
 
     [Fact]

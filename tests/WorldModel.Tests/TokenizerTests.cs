@@ -210,6 +210,71 @@ public sealed class TokenizerTests
         Assert.True(MaxAbsDiff(plain.Encode(x), grid.Encode(x)) > 1e-4, "same weights, latents rotated differently");
     }
 
+    /// <summary>
+    /// LatentReach narrows latent-patch reads to each latent's cell of the grid (widened by the reach): the cells tile
+    /// the patch grid, encoder latents read only their cell's patches, decoder patches only their cell's latents; every
+    /// other read is the paper's.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void LatentReachLimitsLatentPatchReadsToTheLatentsCell(int reach)
+    {
+        var config = Tiny with { PatchSize = 7, Latents = 32, LatentGrid = true, LatentReach = reach }; // 10x10 patches, 4x8 latents
+        Assert.Empty(config.Validate());
+        // Every patch lies in exactly one cell.
+        var owners = Enumerable.Range(0, config.Patches)
+            .Select(p => Enumerable.Range(0, config.Latents).Where(j => (config with { LatentReach = 0 }).LatentReaches(j, p)).ToList()).ToList();
+        Assert.All(owners, o => Assert.Single(o));
+        Assert.Equal((0, 2, 0, 1), config.LatentCell(0));
+        Assert.Equal((7, 10, 8, 10), config.LatentCell(31));
+        using var tok = new CausalTokenizer(config);
+        var (enc, dec) = (tok.EncoderLayout, tok.DecoderLayout);
+        int reads0 = Enumerable.Range(0, config.Patches).Count(p => enc.SlotReads(config.Patches, p));
+        Assert.Equal(reach == 0 ? 2 : 6, reads0); // latent 0's cell: rows 0-1, column 0; widened by 1: rows 0-2, columns 0-1
+        for (var j = 0; j < config.Latents; j++)
+            for (var p = 0; p < config.Patches; p++)
+            {
+                Assert.Equal(config.LatentReaches(j, p), enc.SlotReads(config.Patches + j, p));
+                Assert.Equal(config.LatentReaches(j, p), dec.SlotReads(p, config.Patches + j));
+                Assert.False(enc.SlotReads(p, config.Patches + j)); // the paper's: encoder patches never read latents
+            }
+        Assert.True(enc.SlotReads(config.Patches, config.Patches + 31) && dec.SlotReads(0, 99) && dec.SlotReads(config.Patches, config.Patches + 5));
+        Assert.True(Enumerable.Range(0, config.Patches).All(p => Enumerable.Range(0, config.Latents).Any(j => dec.SlotReads(p, config.Patches + j))));
+    }
+
+    /// <summary>A one-layer encoder with LatentReach 0: a latent's code moves with the patches of its cell and with no other.</summary>
+    [Fact]
+    public void LatentReachMakesALatentBlindOutsideItsCell()
+    {
+        using var scope = Torch.NewDisposeScope();
+        var oneLayer = Tiny.Encoder with { Layers = 1, Registers = 0 };
+        var config = Tiny with { LatentGrid = true, LatentReach = 0, Encoder = oneLayer }; // 4x4 patches of 16 px, 2x4 latents
+        Assert.Equal((0, 2, 0, 1), config.LatentCell(0)); // patches 0 and 4
+        using var tok = NewTokenizer(config);
+        using var global = NewTokenizer(config with { LatentReach = null });
+        var x = Torch.Rand([1, 1, 64, 64, 3]);
+        var inside = x.Clone();
+        inside.Narrow(2, 20, 8).Narrow(3, 4, 8).Fill_(0.0); // patch 4 (row 1, column 0)
+        var outside = x.Clone();
+        outside.Narrow(2, 50, 8).Narrow(3, 50, 8).Fill_(0.0); // patch 15 (row 3, column 3)
+        using var noGrad = Torch.NoGrad();
+        Tensor Latent0(CausalTokenizer t, Tensor frames) => t.Encode(frames).Narrow(2, 0, 1);
+        Assert.True(MaxAbsDiff(Latent0(tok, x), Latent0(tok, inside)) > 1e-5, "latent 0 reads patch 4");
+        Assert.True(MaxAbsDiff(Latent0(tok, x), Latent0(tok, outside)) < 1e-6, "latent 0 must not read patch 15");
+        Assert.True(MaxAbsDiff(Latent0(global, x), Latent0(global, outside)) > 1e-5, "without the reach every latent reads every patch");
+    }
+
+    [Fact]
+    public void LatentReachIsValidated()
+    {
+        Assert.Contains("LatentReach needs LatentGrid", string.Join(";", (Tiny with { LatentReach = 1 }).Validate()));
+        Assert.Contains("LatentReach must not be negative", string.Join(";", (Tiny with { LatentGrid = true, LatentReach = -1 }).Validate()));
+        // 16 latents on 4x4 patches form a 4x4 grid (fine); 32 would need more columns than there are patches.
+        Assert.Empty((Tiny with { Latents = 16, LatentGrid = true, LatentReach = 0 }).Validate());
+        Assert.Contains("no finer than the patch grid", string.Join(";", (Tiny with { Latents = 32, LatentGrid = true, LatentReach = 0 }).Validate()));
+    }
+
     /// <summary>Patch positions enter the encoding (also of masked patches); without them there is no such parameter.</summary>
     [Fact]
     public void PatchPositionsAreAddedToEveryPatchToken()
