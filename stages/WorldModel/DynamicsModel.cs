@@ -18,7 +18,7 @@ public sealed record DynamicsConfig
     public int KMax { get; init; } = 8;
     /// <summary>Frames a frame may see in time attention, itself included (training windows are at most this long).</summary>
     public int ContextFrames { get; init; } = 16;
-    /// <summary>Noise fraction mixed into context frames at sampling time (the paper's tau_ctx; 0.1 = signal 0.9).</summary>
+    /// <summary>Noise fraction mixed into context frames at sampling time (the paper's tau_ctx; 0.1 = signal 0.9; 0 = clean context, labelled with the top trained level).</summary>
     public double ContextNoise { get; init; } = 0.1;
 
     public int SpatialTokens => LatentTokens / Pack;

@@ -5,8 +5,8 @@ namespace Dreamer.WorldModel;
 using Torch = Dreamer.Torch.Torch;
 
 /// <summary>
-/// Autoregressive generation with a KV cache on the time layers: context frames are corrupted to the
-/// context signal level and cached once; each new frame starts from noise and takes K x-prediction Euler
+/// Autoregressive generation with a KV cache on the time layers: context frames are corrupted with the
+/// ContextNoise fraction (labelled with the nearest trained signal level) and cached once; each new frame starts from noise and takes K x-prediction Euler
 /// steps z &lt;- z + d (x^ - z) / (1 - tau) reading the cache without extending it, then is corrupted and
 /// cached like context. B rollouts run side by side (the batch dimension). Deterministic for a generator seed.
 /// </summary>
@@ -56,14 +56,24 @@ public sealed class DynamicsSampler : IDisposable
         using var scope = Torch.NewDisposeScope();
         using var noGrad = Torch.NoGrad();
         var c = _model.Config;
-        var tau = c.ContextSignal / (double)c.KMax;
-        var noise = Torch.Randn(z.Shape, _generator, z.DType, z.Device);
-        var corrupted = noise * (1 - tau) + z * tau;
+        var corrupted = CorruptContext(z, c.ContextNoise, _generator);
         var (b, t) = (z.Size(0), z.Size(1));
         Batch = b;
         using var signal = Torch.Full([b, t], c.ContextSignal, DType.Int64, z.Device);
         using var step = Torch.Full([b, t], DynamicsConfig.Log2(c.KMax), DType.Int64, z.Device);
         _model.Forward(corrupted, signal, step, actions, labeled, _cache).Dispose();
+    }
+
+    /// <summary>
+    /// Context corruption: (1 - noise) z + noise * eps, the configured fraction exactly (it is labelled with the nearest
+    /// trained signal level, but deriving the noise from that label would force at least 1/KMax: 0.125 for 0.1 at KMax 8).
+    /// No noise: z itself, and the generator is left untouched.
+    /// </summary>
+    public static Tensor CorruptContext(Tensor z, double noise, Generator generator)
+    {
+        if (noise <= 0) return z.Alias();
+        using var eps = Torch.Randn(z.Shape, generator, z.DType, z.Device);
+        return eps * noise + z * (1 - noise);
     }
 
     /// <summary>Generates the next frame [B, 1, N, D] given the action that leads into it ([B, 1, columns] or null), and caches it.</summary>

@@ -231,6 +231,23 @@ public sealed class DynamicsTests
         Assert.Throws<ArgumentException>(() => new DynamicsSampler(model, 3));
     }
 
+    /// <summary>Context corruption mixes in exactly the configured noise fraction (not the 1/KMax grid step its label sits on); none leaves z as it is.</summary>
+    [Fact]
+    public void ContextCorruptionMixesTheConfiguredNoiseFraction()
+    {
+        using var scope = Torch.NewDisposeScope();
+        var z = Torch.Rand([4, 8, 32, 16]) * 2 - 1;
+        using var g = new Generator(3);
+        Assert.Equal(z.Flatten().ToArray<float>(), DynamicsSampler.CorruptContext(z, 0, g).Flatten().ToArray<float>());
+        var corrupted = DynamicsSampler.CorruptContext(z, 0.1, g);
+        // What is left after removing 0.9 z is 0.1 * N(0, 1): std 0.1 (0.125 would mean the noise came from the label grid).
+        var rest = corrupted - z * 0.9;
+        Assert.InRange(rest.Std().ToDouble(), 0.097, 0.103);
+        Assert.InRange(rest.Mean().ToDouble(), -0.003, 0.003);
+        Assert.Equal(7, (Tiny with { KMax = 8, ContextNoise = 0.1 }).ContextSignal);
+        Assert.Equal(7, (Tiny with { KMax = 8, ContextNoise = 0 }).ContextSignal); // clean context: labelled with the top trained level
+    }
+
     [Fact]
     public void ResumeFromHalfwayGivesBitIdenticalWeights()
     {
