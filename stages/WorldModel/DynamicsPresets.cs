@@ -37,7 +37,9 @@ public static class DynamicsPresets
         new DynamicsTrainingConfig
         {
             Steps = 3000, BatchSize = 8, SequenceLength = 8, LearningRate = 3e-4, WarmupSteps = 100, BootstrapStart = 1000,
-            EvalEvery = 250, EvalWindows = 8, EvalContext = 4, EvalHorizon = 16, CheckpointEvery = 250,
+            // 32 windows: 8 flattered the built-in game's 3000-step model (16-frame gain -3.9 dB, action-shuffle ratio 1.45
+            // on 8 windows; -8.0 dB and 1.09 on 30 of the same validation episodes).
+            EvalEvery = 500, EvalWindows = 32, EvalContext = 4, EvalHorizon = 16, CheckpointEvery = 250,
         },
         "this machine: 2 CPU cores, about two hours");
 
