@@ -75,6 +75,13 @@ public sealed record TokenizerConfig
         return (r * PatchRows / gridRows, (r + 1) * PatchRows / gridRows, c * PatchCols / gridCols, (c + 1) * PatchCols / gridCols);
     }
 
+    /// <summary>Latent j's axial RoPE position under LatentGrid: the centre of its cell of the patch grid, rounded down to a patch position.</summary>
+    public (long Row, long Col) LatentCentre(int j)
+    {
+        var (gridRows, gridCols) = LatentGridShape;
+        return ((long)Math.Floor((j / gridCols + 0.5) * PatchRows / gridRows), (long)Math.Floor((j % gridCols + 0.5) * PatchCols / gridCols));
+    }
+
     /// <summary>Whether patch p lies in latent j's cell widened by <see cref="LatentReach"/> (true for every pair without it).</summary>
     public bool LatentReaches(int j, int p)
     {
@@ -184,18 +191,13 @@ public sealed class CausalTokenizer : Module
         var modalities = new int[n];
         var rows = new long[n];
         var cols = new long[n];
-        var (gridRows, gridCols) = c.LatentGridShape;
         for (var i = 0; i < n; i++)
         {
             if (i < c.Patches) (rows[i], cols[i]) = (i / c.PatchCols, i % c.PatchCols);
             else
             {
                 modalities[i] = LatentModality;
-                if (!c.LatentGrid) continue;
-                // The centre of the latent's cell of the patch grid, rounded to a patch position.
-                var j = i - c.Patches;
-                rows[i] = (long)Math.Floor((j / gridCols + 0.5) * c.PatchRows / gridRows);
-                cols[i] = (long)Math.Floor((j % gridCols + 0.5) * c.PatchCols / gridCols);
+                if (c.LatentGrid) (rows[i], cols[i]) = c.LatentCentre(i - c.Patches);
             }
         }
         bool[,]? slotReads = null;
