@@ -129,6 +129,8 @@ public sealed class DynamicsModelSection
     public int? KMax { get; set; }
     public int? ContextFrames { get; set; }
     public double? ContextNoise { get; set; }
+    public bool? ResidualHead { get; set; }
+    public double? CleanPrefixShare { get; set; }
     public SpaceTimeOverrides Transformer { get; set; } = new();
 
     public DynamicsConfig Apply(DynamicsConfig p) => p with
@@ -137,6 +139,8 @@ public sealed class DynamicsModelSection
         KMax = KMax ?? p.KMax,
         ContextFrames = ContextFrames ?? p.ContextFrames,
         ContextNoise = ContextNoise ?? p.ContextNoise,
+        ResidualHead = ResidualHead ?? p.ResidualHead,
+        CleanPrefixShare = CleanPrefixShare ?? p.CleanPrefixShare,
         Transformer = Transformer.Apply(p.Transformer),
     };
 }

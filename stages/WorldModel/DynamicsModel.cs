@@ -20,6 +20,23 @@ public sealed record DynamicsConfig
     public int ContextFrames { get; init; } = 16;
     /// <summary>Noise fraction mixed into context frames at sampling time (the paper's tau_ctx; 0.1 = signal 0.9; 0 = clean context, labelled with the top trained level).</summary>
     public double ContextNoise { get; init; } = 0.1;
+    /// <summary>
+    /// Residual x-prediction (off: the paper's): x^_t = c(tau_{t-1}) z~_{t-1} + head, so the untrained model copies the
+    /// previous frame (the strong baseline of a slowly changing scene) and the head learns only what changes.
+    /// c(tau) = min(1, tau / (tau^2 + (1 - tau)^2)) is the linear estimate of a unit-variance latent from its noisy
+    /// version, so a heavily noised previous frame contributes little. The first frame of a window has no previous
+    /// frame and is left out of the loss. Left out of the config JSON when off, so existing model files read as before.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool ResidualHead { get; init; }
+    /// <summary>
+    /// Share of training rows (0: the paper's objective) whose frames before a random split are clean (tau = 1, labelled
+    /// KMax, not scored) while the rest are drawn as usual: the regime sampling runs in (a clean past, a noisy present),
+    /// which diffusion forcing alone never shows. With it, clean context (ContextNoise 0) is labelled KMax at sampling.
+    /// Left out of the config JSON when 0.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public double CleanPrefixShare { get; init; }
 
     public int SpatialTokens => LatentTokens / Pack;
     public int PackedDim => LatentDim * Pack;
@@ -27,8 +44,11 @@ public sealed record DynamicsConfig
     /// <summary>Slots per frame before registers: action, shortcut (signal level + step size), spatial tokens.</summary>
     public int Slots => 2 + SpatialTokens;
 
-    /// <summary>Signal index the context is labelled with: the grid level nearest to 1 - ContextNoise, below 1.</summary>
-    public int ContextSignal => Math.Clamp((int)Math.Round((1 - ContextNoise) * KMax), 0, KMax - 1);
+    /// <summary>
+    /// Signal index the context is labelled with: the grid level nearest to 1 - ContextNoise, below 1 unless the model
+    /// trained on clean frames (<see cref="CleanPrefixShare"/>) and the context is clean.
+    /// </summary>
+    public int ContextSignal => CleanPrefixShare > 0 && ContextNoise == 0 ? KMax : Math.Clamp((int)Math.Round((1 - ContextNoise) * KMax), 0, KMax - 1);
 
     public static int Log2(int x) => System.Numerics.BitOperations.Log2((uint)x);
 
@@ -39,6 +59,7 @@ public sealed record DynamicsConfig
         if (KMax < 1 || (KMax & (KMax - 1)) != 0) yield return $"{prefix}KMax must be a power of two (got {KMax})";
         if (ContextFrames < 1) yield return $"{prefix}ContextFrames must be positive (got {ContextFrames})";
         if (ContextNoise is < 0 or >= 1) yield return $"{prefix}ContextNoise must lie in [0, 1) (got {ContextNoise})";
+        if (CleanPrefixShare is < 0 or > 1 || double.IsNaN(CleanPrefixShare)) yield return $"{prefix}CleanPrefixShare must lie in [0, 1] (got {CleanPrefixShare})";
         if (Transformer.Dim % 2 != 0) yield return $"{prefix}Transformer:Dim must be even: the shortcut token is signal || step (got {Transformer.Dim})";
         foreach (var p in Transformer.Validate(prefix + "Transformer:")) yield return p;
     }
@@ -120,9 +141,12 @@ public sealed class DynamicsModel : Module
     /// (tau = signal / KMax); step: int64 [B, T] step index e (d = 2^-e); actions: [B, T, columns], the
     /// action that led INTO each frame (a_{t-1}), null for none; labeled: bool [B, T] (null: all labeled
     /// when actions are given). Without a cache the T frames start at time 0 with a ContextFrames window;
-    /// with a cache they continue it (commit false: read it without extending it).
+    /// with a cache they continue it (commit false: read it without extending it). previousBase: with
+    /// <see cref="DynamicsConfig.ResidualHead"/>, the base of the first frame (<see cref="ResidualBase"/> of the frame
+    /// before it; null: none, the window starts there); the later frames' bases come from noisy itself.
     /// </summary>
-    public Tensor Forward(Tensor noisy, Tensor signal, Tensor step, Tensor? actions, Tensor? labeled, SpaceTimeCache? cache = null, bool commit = true)
+    public Tensor Forward(Tensor noisy, Tensor signal, Tensor step, Tensor? actions, Tensor? labeled, SpaceTimeCache? cache = null, bool commit = true,
+        Tensor? previousBase = null)
     {
         using var scope = Torch.NewDisposeScope();
         var s = noisy.Shape;
@@ -136,8 +160,23 @@ public sealed class DynamicsModel : Module
         var shortcut = Torch.Cat([_signal.Forward(signal), _step.Forward(step)], -1).View(b, t, 1, dim);
         var tokens = Torch.Cat([action, shortcut, spatial], 2);
         var h = _transformer.Forward(tokens, Layout, cache, cache == null ? Config.ContextFrames : null, commit);
-        var x1 = _head.Forward(h.Narrow(2, 2, Config.SpatialTokens));
-        return UnpackLatents(x1).MoveToOuterScope();
+        var x1 = UnpackLatents(_head.Forward(h.Narrow(2, 2, Config.SpatialTokens)));
+        if (Config.ResidualHead)
+        {
+            var first = previousBase ?? Torch.Zeros([b, 1, Config.LatentTokens, Config.LatentDim], noisy.DType, noisy.Device);
+            var bases = t > 1 ? Torch.Cat([first, ResidualBase(noisy.Narrow(1, 0, t - 1), signal.Narrow(1, 0, t - 1))], 1) : first;
+            x1 = x1 + bases;
+        }
+        return x1.MoveToOuterScope();
+    }
+
+    /// <summary>c(tau) z~ for frames z~ [B, T, N, D] at signal indices [B, T]: the base the next frames' predictions start from.</summary>
+    public Tensor ResidualBase(Tensor noisy, Tensor signal)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var tau = signal.To(DType.Float32) * (1.0 / Config.KMax);
+        var c = (tau / (tau.Square() + (1 - tau).Square())).Clamp(max: 1);
+        return (noisy * c.View(signal.Size(0), signal.Size(1), 1, 1).To(noisy.DType)).MoveToOuterScope();
     }
 
     /// <summary>Forward FLOPs for [batch, frames] (matrix multiplies; training with bootstrap costs more).</summary>

@@ -16,6 +16,8 @@ public sealed class DynamicsSampler : IDisposable
     private readonly SpaceTimeCache _cache;
     private readonly Generator _generator;
     private readonly bool _ownsGenerator;
+    /// <summary>Residual head: the base the next frame starts from (the last cached frame's), null before any.</summary>
+    private Tensor? _previousBase;
 
     /// <param name="steps">K: sampling steps per frame, a power of two dividing KMax.</param>
     public DynamicsSampler(DynamicsModel model, int steps = 4, Generator? generator = null, ulong seed = 0)
@@ -45,6 +47,8 @@ public sealed class DynamicsSampler : IDisposable
     {
         _cache.Reset();
         Batch = null;
+        _previousBase?.Dispose();
+        _previousBase = null;
     }
 
     /// <summary>
@@ -61,7 +65,12 @@ public sealed class DynamicsSampler : IDisposable
         Batch = b;
         using var signal = Torch.Full([b, t], c.ContextSignal, DType.Int64, z.Device);
         using var step = Torch.Full([b, t], DynamicsConfig.Log2(c.KMax), DType.Int64, z.Device);
-        _model.Forward(corrupted, signal, step, actions, labeled, _cache).Dispose();
+        _model.Forward(corrupted, signal, step, actions, labeled, _cache, previousBase: _previousBase).Dispose();
+        if (c.ResidualHead)
+        {
+            _previousBase?.Dispose();
+            _previousBase = _model.ResidualBase(corrupted.Narrow(1, t - 1, 1), signal.Narrow(1, t - 1, 1)).DetachFromScopes();
+        }
     }
 
     /// <summary>
@@ -92,7 +101,7 @@ public sealed class DynamicsSampler : IDisposable
         {
             var tau = (double)i / Steps;
             using var signal = Torch.Full([b, 1], i * (c.KMax / Steps), DType.Int64, device);
-            var predicted = _model.Forward(z, signal, step, action, labeled, _cache, commit: false);
+            var predicted = _model.Forward(z, signal, step, action, labeled, _cache, commit: false, previousBase: _previousBase);
             // x-prediction Euler step; at the last step (1 - tau) = d, so z becomes the prediction itself.
             z = i == Steps - 1 ? predicted : z + (predicted - z) * ((1.0 / Steps) / (1 - tau));
         }
@@ -120,6 +129,7 @@ public sealed class DynamicsSampler : IDisposable
 
     public void Dispose()
     {
+        _previousBase?.Dispose();
         _cache.Dispose();
         if (_ownsGenerator) _generator.Dispose();
     }

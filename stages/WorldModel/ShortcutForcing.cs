@@ -77,6 +77,25 @@ public static class ShortcutForcing
             bootstrap = bootstrap.LogicalAnd(last);
             scored = last;
         }
+        if (config.CleanPrefixShare > 0 && frames > 1)
+        {
+            // Chosen rows: frames before a split in [1, frames) are clean context, the rest keep their draw.
+            var rowsClean = Torch.Rand([batch, 1], generator, device: device) < config.CleanPrefixShare;
+            var split = (Torch.Rand([batch, 1], generator, device: device) * (frames - 1)).Floor().Clamp(0, frames - 2) + 1;
+            var clean = rowsClean.LogicalAnd(Torch.Arange(frames, device: device).View(1, frames).To(DType.Float32) < split);
+            tau = Torch.Where(clean, Torch.Ones([batch, frames], device: device), tau);
+            signal = Torch.Where(clean, Torch.Full([batch, frames], k, DType.Int64, device), signal);
+            e = Torch.Where(clean, Torch.Full([batch, frames], finest, DType.Int64, device), e);
+            bootstrap = bootstrap.LogicalAnd(clean.LogicalNot());
+            scored = scored.LogicalAnd(clean.LogicalNot());
+        }
+        if (config.ResidualHead && frames > 1)
+        {
+            // A window's first frame has no previous frame to start from; sampling never generates one.
+            var later = Torch.Arange(frames, device: device).Eq(0).LogicalNot().View(1, frames).Expand(batch, frames);
+            bootstrap = bootstrap.LogicalAnd(later);
+            scored = scored.LogicalAnd(later);
+        }
         return new ShortcutDraw(signal.MoveToOuterScope(), e.MoveToOuterScope(), bootstrap.Contiguous().MoveToOuterScope(),
             scored.Contiguous().MoveToOuterScope(), tau.MoveToOuterScope());
     }

@@ -248,6 +248,99 @@ public sealed class DynamicsTests
         Assert.Equal(7, (Tiny with { KMax = 8, ContextNoise = 0 }).ContextSignal); // clean context: labelled with the top trained level
     }
 
+    /// <summary>
+    /// Residual head: the untrained model's rollout repeats the last context frame (the copy-last floor), the base
+    /// follows c(tau) of the previous frame, the cached path agrees with the full one, and first frames are not scored.
+    /// </summary>
+    [Fact]
+    public void ResidualHeadStartsFromThePreviousFrame()
+    {
+        var config = Tiny with { ResidualHead = true, ContextNoise = 0 };
+        using var init = new Generator(13);
+        using var model = new DynamicsModel(config, Moves, new ParamOptions(Generator: init));
+        using var data = ActionWorld(2, 10, 7);
+        using var scope = Torch.NewDisposeScope();
+        var (z, actions, labeled) = data.Gather([0, 10], 8, Device.Cpu);
+        using (var sampler = new DynamicsSampler(model, 4, seed: 5))
+        {
+            var rollout = sampler.Rollout(z.Narrow(1, 0, 3), actions.Narrow(1, 0, 3), labeled.Narrow(1, 0, 3),
+                actions.Narrow(1, 3, 5), labeled.Narrow(1, 3, 5), 5);
+            var last = z.Narrow(1, 2, 1).Expand(2, 5, 4, 3);
+            Assert.True((rollout - last).Abs().Max().ToDouble() < 1e-6, "the untrained residual model does not copy the last context frame");
+        }
+
+        // KMax 4: taus 0, 1/4, 1/2, 3/4; frame t starts from c(tau_{t-1}) z~_{t-1}, frame 0 from nothing.
+        var ones = Torch.Ones([1, 4, 4, 3]);
+        var signal = Tensor.From<long>([0, 1, 2, 3], 1, 4);
+        var fine = Torch.Full([1, 4], 2, DType.Int64);
+        var bases = model.Forward(ones, signal, fine, null, null).Mean(new long[] { 2, 3 }).Flatten().ToArray<float>();
+        Assert.Equal([0f, 0f, 0.4f, 1f], bases.Select(v => MathF.Round(v, 5)).ToArray());
+
+        using (Torch.NoGrad())
+            foreach (var (name, p) in model.NamedParameters().Where(p => p.Name.StartsWith("head"))) p.Normal_(0, 0.3, init);
+        var levels = Torch.Randint(0, 4, [2, 5], init);
+        var full = model.Forward(z.Narrow(1, 0, 5), levels, Torch.Full([2, 5], 2, DType.Int64), actions.Narrow(1, 0, 5), labeled.Narrow(1, 0, 5));
+        using var cache = model.NewCache();
+        var parts = new List<Tensor>();
+        Tensor? previous = null;
+        for (var t = 0; t < 5; t++)
+        {
+            var frame = z.Narrow(1, t, 1);
+            var level = levels.Narrow(1, t, 1);
+            parts.Add(model.Forward(frame, level, Torch.Full([2, 1], 2, DType.Int64), actions.Narrow(1, t, 1), labeled.Narrow(1, t, 1), cache,
+                previousBase: previous));
+            previous = model.ResidualBase(frame, level);
+        }
+        Assert.True((full - Torch.Cat(parts.ToArray(), 1)).Abs().Max().ToDouble() < 1e-5, "cached residual path differs from the full one");
+
+        using var g = new Generator(14);
+        using var draw = ShortcutForcing.Draw(config, DynamicsObjective.Shortcut, 64, 4, 0.5, g, Device.Cpu);
+        Assert.All(draw.Scored.Narrow(1, 0, 1).Flatten().ToArray<bool>(), Assert.False);
+        Assert.All(draw.Bootstrap.Narrow(1, 0, 1).Flatten().ToArray<bool>(), Assert.False);
+        Assert.All(draw.Scored.Narrow(1, 1, 3).Flatten().ToArray<bool>(), Assert.True);
+        Assert.Contains(true, draw.Bootstrap.Narrow(1, 1, 3).Flatten().ToArray<bool>());
+
+        // Off is left out of the config JSON, so model files and artifact ids from before the option read as before.
+        Assert.DoesNotContain("ResidualHead", System.Text.Json.JsonSerializer.Serialize(Tiny));
+        Assert.Contains("\"ResidualHead\":true", System.Text.Json.JsonSerializer.Serialize(config));
+    }
+
+    /// <summary>Clean-prefix rows: frames before a split are clean (tau 1, labelled KMax) and unscored, the rest keep the paper's draw.</summary>
+    [Fact]
+    public void CleanPrefixRowsShowTheSamplingRegime()
+    {
+        var config = Tiny with { KMax = 8, CleanPrefixShare = 0.5 };
+        using var g = new Generator(15);
+        using var draw = ShortcutForcing.Draw(config, DynamicsObjective.Shortcut, 400, 6, 0.25, g, Device.Cpu);
+        var signal = draw.Signal.ToArray<long>();
+        var tau = draw.Tau.ToArray<float>();
+        var scored = draw.Scored.ToArray<bool>();
+        var boot = draw.Bootstrap.ToArray<bool>();
+        var cleanRows = 0;
+        var splits = new HashSet<int>();
+        for (var row = 0; row < 400; row++)
+        {
+            var clean = Enumerable.Range(0, 6).Select(t => signal[row * 6 + t] == 8).ToArray();
+            var prefix = clean.TakeWhile(c => c).Count();
+            Assert.Equal(prefix, clean.Count(c => c)); // clean frames form a prefix
+            Assert.True(prefix < 6, "a row's last frame is always drawn");
+            if (prefix > 0) { cleanRows++; splits.Add(prefix); }
+            for (var t = 0; t < 6; t++)
+            {
+                var i = row * 6 + t;
+                Assert.Equal(!clean[t], scored[i]);
+                if (clean[t]) Assert.True(tau[i] == 1 && !boot[i]);
+                else Assert.InRange(signal[i], 0, 7);
+            }
+        }
+        Assert.InRange(cleanRows, 160, 240);
+        Assert.Equal(5, splits.Count); // splits 1..5 all occur
+        Assert.Equal(8, (config with { ContextNoise = 0 }).ContextSignal); // clean context now has a trained label
+        Assert.Equal(7, (config with { ContextNoise = 0.1 }).ContextSignal);
+        Assert.Contains((config with { CleanPrefixShare = 1.5 }).Validate(), p => p.Contains("CleanPrefixShare"));
+        Assert.Empty(config.Validate());
+    }
+
     [Fact]
     public void ResumeFromHalfwayGivesBitIdenticalWeights()
     {
