@@ -68,6 +68,7 @@ public sealed class TokenizeSection() : TrainingSection("Tokenizer")
             Beta1 = Beta1 ?? p.Beta1,
             Beta2 = Beta2 ?? p.Beta2,
             GradClip = GradClip ?? p.GradClip,
+            WeightAverage = WeightAverage ?? p.WeightAverage,
             Perceptual = Perceptual ?? p.Perceptual,
             PerceptualWeight = PerceptualWeight ?? p.PerceptualWeight,
             LpipsWeights = LpipsWeights ?? p.LpipsWeights,

@@ -169,7 +169,9 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
             var r = trainer.TrainStep();
             if (r.Step % training.EvalEvery == 0 || trainer.Done)
             {
-                var e = trainer.Evaluate(eval, training.EvalWindows);
+                EvalResult e;
+                using (trainer.AveragedWeights())
+                    e = trainer.Evaluate(eval, training.EvalWindows);
                 var seconds = clock();
                 curve.Add(new JsonObject { ["step"] = r.Step, ["seconds"] = Math.Round(seconds, 1), ["psnr"] = e.Psnr, ["ssim"] = e.Ssim, ["mse"] = e.Mse, ["train_mse"] = r.Mse });
                 _log.LogInformation("step {Step}: validation PSNR {Psnr:0.00} dB, SSIM {Ssim:0.0000} ({Frames} frames), train mse {Mse:0.00000}, {Seconds:0}s",
@@ -179,7 +181,9 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
         }, seconds => SaveAsync(checkpoints, trainer, curve, seconds), afterStep, ct).ConfigureAwait(false);
         if (curve.Count == 0 || curve[^1]!["step"]!.GetValue<long>() != trainer.Step)
         {
-            var e = trainer.Evaluate(eval, training.EvalWindows);
+            EvalResult e;
+            using (trainer.AveragedWeights())
+                e = trainer.Evaluate(eval, training.EvalWindows);
             curve.Add(new JsonObject { ["step"] = trainer.Step, ["seconds"] = Math.Round(trainSeconds, 1), ["psnr"] = e.Psnr, ["ssim"] = e.Ssim, ["mse"] = e.Mse });
         }
         return await WriteModelAsync(trainer, eval, curve, trainSeconds, work.Token).ConfigureAwait(false);
@@ -195,13 +199,18 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
     private async Task<ModelRecord> WriteModelAsync(TokenizerTrainer trainer, FrameSet eval, JsonArray curve, double trainSeconds, CancellationToken ct)
     {
         var outputs = new List<ManifestOutput>();
+        byte[] grid;
         using (var weights = new MemoryStream())
         {
-            TokenizerFile.Save(weights, trainer.Model, new Dictionary<string, string> { ["step"] = trainer.Step.ToString(), ["artifact_id"] = artifactId });
+            using (trainer.AveragedWeights())
+            {
+                TokenizerFile.Save(weights, trainer.Model, new Dictionary<string, string> { ["step"] = trainer.Step.ToString(), ["artifact_id"] = artifactId });
+                grid = SampleGrid(trainer, eval);
+            }
             weights.Position = 0;
             outputs.Add(await _writer.WritePartAsync(TokenizeStage.ModelFile, weights, null, ct).ConfigureAwait(false));
         }
-        using (var png = new MemoryStream(SampleGrid(trainer, eval)))
+        using (var png = new MemoryStream(grid))
             outputs.Add(await _writer.WritePartAsync(TokenizeStage.SamplesFile, png, null, ct).ConfigureAwait(false));
 
         var last = curve[^1]!;

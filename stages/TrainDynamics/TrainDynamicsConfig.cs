@@ -79,6 +79,7 @@ public sealed class TrainDynamicsSection() : TrainingSection("TrainDynamics")
             Beta1 = Beta1 ?? p.Beta1,
             Beta2 = Beta2 ?? p.Beta2,
             GradClip = GradClip ?? p.GradClip,
+            WeightAverage = WeightAverage ?? p.WeightAverage,
             Objective = Objective == null ? p.Objective : Enum.Parse<DynamicsObjective>(Objective, ignoreCase: true),
             BootstrapStart = BootstrapStart ?? p.BootstrapStart,
             BootstrapFraction = BootstrapFraction ?? p.BootstrapFraction,

@@ -247,7 +247,8 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
         // Resumed from the final checkpoint (a crash before the commit): the last evaluation is recomputed, not re-recorded.
         if (last == null)
         {
-            last = DynamicsEvaluation.Evaluate(trainer.Model, tokenizer, eval, training, Seed, device, settings.VideoWindows);
+            using (trainer.AveragedWeights())
+                last = DynamicsEvaluation.Evaluate(trainer.Model, tokenizer, eval, training, Seed, device, settings.VideoWindows);
             if (curve.Count == 0 || curve[^1]!["step"]!.GetValue<long>() != trainer.Step)
                 curve.Add(CurvePoint(trainer.Step, trainSeconds, last.Metrics, null));
         }
@@ -257,7 +258,9 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
     /// <summary>One evaluation: appended to the curve and logged with its key metrics.</summary>
     private DynamicsEvalResult Evaluate(DynamicsTrainer trainer, LatentSet eval, JsonArray curve, double seconds, DynamicsStepResult step)
     {
-        var result = DynamicsEvaluation.Evaluate(trainer.Model, tokenizer, eval, training, Seed, device, settings.VideoWindows);
+        DynamicsEvalResult result;
+        using (trainer.AveragedWeights())
+            result = DynamicsEvaluation.Evaluate(trainer.Model, tokenizer, eval, training, Seed, device, settings.VideoWindows);
         curve.Add(CurvePoint(step.Step, seconds, result.Metrics, step));
         var m = result.Metrics;
         var k = TrainDynamicsStage.LargestSamplingSteps(modelConfig);
@@ -299,13 +302,14 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
         var outputs = new List<ManifestOutput>();
         using (var weights = new MemoryStream())
         {
-            DynamicsFile.Save(weights, trainer.Model, new Dictionary<string, string>
-            {
-                ["step"] = trainer.Step.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["artifact_id"] = artifactId,
-                ["tokenize_artifact_id"] = data.TokenizeArtifactId,
-                ["objective"] = training.Objective.ToString(),
-            });
+            using (trainer.AveragedWeights())
+                DynamicsFile.Save(weights, trainer.Model, new Dictionary<string, string>
+                {
+                    ["step"] = trainer.Step.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["artifact_id"] = artifactId,
+                    ["tokenize_artifact_id"] = data.TokenizeArtifactId,
+                    ["objective"] = training.Objective.ToString(),
+                });
             weights.Position = 0;
             outputs.Add(await _writer.WritePartAsync(TrainDynamicsStage.ModelFile, weights, null, ct).ConfigureAwait(false));
         }

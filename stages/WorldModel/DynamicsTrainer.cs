@@ -20,6 +20,9 @@ public sealed record DynamicsTrainingConfig : IOptimizerSettings
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.95;
     public double GradClip { get; init; } = 1.0;
+    /// <summary>Decay of the weight average evaluation and the stored model use (0: the raw weights); left out of the config JSON when 0.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public double WeightAverage { get; init; }
     public DynamicsObjective Objective { get; init; } = DynamicsObjective.Shortcut;
     /// <summary>Training step from which bootstrap rows are drawn (before it every row is a flow row).</summary>
     public int BootstrapStart { get; init; } = 500;
@@ -117,6 +120,9 @@ public sealed class DynamicsTrainer : ICheckpointedTrainer, IDisposable
     }
 
     /// <summary>Throws <see cref="NonFiniteLossException"/> when any weight is NaN or infinite (never checkpoint those).</summary>
+    /// <summary>The weight average in the model until disposed (see <see cref="TrainerOptimizer.AveragedWeights"/>).</summary>
+    public IDisposable AveragedWeights() => _optimizer.AveragedWeights();
+
     public void EnsureFiniteWeights() => TrainerState.EnsureFiniteWeights(Model, Step);
 
     /// <summary>Weights, optimizer moments (copies the caller disposes) and a JSON state with "step", "rng" and "cursor".</summary>

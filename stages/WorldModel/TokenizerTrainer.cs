@@ -21,6 +21,9 @@ public sealed record TokenizerTrainingConfig : IOptimizerSettings
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.95;
     public double GradClip { get; init; } = 1.0;
+    /// <summary>Decay of the weight average evaluation and the stored model use (0: the raw weights); left out of the config JSON when 0.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public double WeightAverage { get; init; }
     /// <summary>none, ssim, gradient or lpips (then LpipsWeights names a safetensors file).</summary>
     public string Perceptual { get; init; } = "ssim";
     public double PerceptualWeight { get; init; } = 0.2;
@@ -180,6 +183,9 @@ public sealed class TokenizerTrainer : ICheckpointedTrainer, IDisposable
     /// Throws <see cref="NonFiniteLossException"/> when any weight is NaN or infinite: an update can blow the
     /// weights up while its own loss was still finite, and such weights must never reach a checkpoint.
     /// </summary>
+    /// <summary>The weight average in the model until disposed (see <see cref="TrainerOptimizer.AveragedWeights"/>).</summary>
+    public IDisposable AveragedWeights() => _optimizer.AveragedWeights();
+
     public void EnsureFiniteWeights() => TrainerState.EnsureFiniteWeights(Model, Step);
 
     /// <summary>

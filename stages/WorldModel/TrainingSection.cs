@@ -36,6 +36,7 @@ public abstract class TrainingSection(string section)
     public double? Beta1 { get; set; }
     public double? Beta2 { get; set; }
     public double? GradClip { get; set; }
+    public double? WeightAverage { get; set; }
     public int? EvalEvery { get; set; }
     public int? EvalWindows { get; set; }
     public int? CheckpointEvery { get; set; }

@@ -341,11 +341,16 @@ public sealed class DynamicsTests
         Assert.Empty(config.Validate());
     }
 
-    [Fact]
-    public void ResumeFromHalfwayGivesBitIdenticalWeights()
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.9)]
+    public void ResumeFromHalfwayGivesBitIdenticalWeights(double weightAverage)
     {
         using var data = ActionWorld(4, 10, 9);
-        var training = new DynamicsTrainingConfig { Steps = 12, BatchSize = 4, SequenceLength = 4, WarmupSteps = 2, BootstrapStart = 4 };
+        var training = new DynamicsTrainingConfig
+        {
+            Steps = 12, BatchSize = 4, SequenceLength = 4, WarmupSteps = 2, BootstrapStart = 4, WeightAverage = weightAverage,
+        };
         using var straight = new DynamicsTrainer(Tiny, Moves, training, data, 10);
         while (!straight.Done) straight.TrainStep();
 
@@ -363,6 +368,45 @@ public sealed class DynamicsTests
             var other = resumed.Model.StateDict()[name];
             Assert.True(p.Flatten().ToArray<float>().SequenceEqual(other.Flatten().ToArray<float>()), $"{name} differs after resume");
         }
+        using (straight.AveragedWeights())
+        using (resumed.AveragedWeights())
+            foreach (var (name, p) in straight.Model.NamedParameters())
+                Assert.True(p.Flatten().ToArray<float>().SequenceEqual(resumed.Model.StateDict()[name].Flatten().ToArray<float>()), $"average of {name} differs after resume");
+    }
+
+    /// <summary>
+    /// The weight average follows a_t = d_t a_{t-1} + (1 - d_t) w_t with d_t = min(decay, (1 + t) / (10 + t)); swapping it in
+    /// and out leaves the raw weights bit for bit; a checkpoint with an average does not load into a run without one.
+    /// </summary>
+    [Fact]
+    public void WeightAverageFollowsItsRecurrenceAndSwapsCleanly()
+    {
+        using var data = ActionWorld(4, 10, 9);
+        var training = new DynamicsTrainingConfig { Steps = 8, BatchSize = 2, SequenceLength = 4, WarmupSteps = 1, WeightAverage = 0.5 };
+        using var trainer = new DynamicsTrainer(Tiny, Moves, training, data, 10);
+        const string name = "head.weight";
+        double[] Raw() => trainer.Model.StateDict()[name].Flatten().ToArray<float>().Select(v => (double)v).ToArray();
+        var expected = Raw();
+        for (var step = 0; step < 8; step++)
+        {
+            trainer.TrainStep();
+            var d = Math.Min(0.5, (1.0 + step) / (10.0 + step));
+            var w = Raw();
+            expected = expected.Zip(w, (a, x) => d * a + (1 - d) * x).ToArray();
+        }
+        var raw = Raw();
+        double[] averaged;
+        using (trainer.AveragedWeights()) averaged = Raw();
+        Assert.Equal(raw, Raw());
+        Assert.True(averaged.Zip(expected).All(p => Math.Abs(p.First - p.Second) < 1e-5), "average does not follow the recurrence");
+        Assert.True(averaged.Zip(raw).Any(p => Math.Abs(p.First - p.Second) > 1e-6), "the average equals the raw weights");
+
+        var saved = CheckpointRoundTrip.Of(trainer);
+        using var plain = new DynamicsTrainer(Tiny, Moves, training with { WeightAverage = 0 }, data, 10);
+        var error = Assert.Throws<ArgumentException>(() => saved.RestoreInto(plain));
+        Assert.Contains("WeightAverage", error.Message);
+        Assert.Contains((training with { WeightAverage = 1 }).Validate(), p => p.Contains("WeightAverage"));
+        Assert.DoesNotContain("WeightAverage", System.Text.Json.JsonSerializer.Serialize(training with { WeightAverage = 0 }));
     }
 
     [Fact]
