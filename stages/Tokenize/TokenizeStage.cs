@@ -169,9 +169,7 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
             var r = trainer.TrainStep();
             if (r.Step % training.EvalEvery == 0 || trainer.Done)
             {
-                EvalResult e;
-                using (trainer.AveragedWeights())
-                    e = trainer.Evaluate(eval, training.EvalWindows);
+                var e = trainer.Evaluate(eval, training.EvalWindows);
                 var seconds = clock();
                 curve.Add(new JsonObject { ["step"] = r.Step, ["seconds"] = Math.Round(seconds, 1), ["psnr"] = e.Psnr, ["ssim"] = e.Ssim, ["mse"] = e.Mse, ["train_mse"] = r.Mse });
                 _log.LogInformation("step {Step}: validation PSNR {Psnr:0.00} dB, SSIM {Ssim:0.0000} ({Frames} frames), train mse {Mse:0.00000}, {Seconds:0}s",
@@ -181,9 +179,7 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
         }, seconds => SaveAsync(checkpoints, trainer, curve, seconds), afterStep, ct).ConfigureAwait(false);
         if (curve.Count == 0 || curve[^1]!["step"]!.GetValue<long>() != trainer.Step)
         {
-            EvalResult e;
-            using (trainer.AveragedWeights())
-                e = trainer.Evaluate(eval, training.EvalWindows);
+            var e = trainer.Evaluate(eval, training.EvalWindows);
             curve.Add(new JsonObject { ["step"] = trainer.Step, ["seconds"] = Math.Round(trainSeconds, 1), ["psnr"] = e.Psnr, ["ssim"] = e.Ssim, ["mse"] = e.Mse });
         }
         return await WriteModelAsync(trainer, eval, curve, trainSeconds, work.Token).ConfigureAwait(false);

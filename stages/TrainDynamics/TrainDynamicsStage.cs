@@ -247,20 +247,24 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
         // Resumed from the final checkpoint (a crash before the commit): the last evaluation is recomputed, not re-recorded.
         if (last == null)
         {
-            using (trainer.AveragedWeights())
-                last = DynamicsEvaluation.Evaluate(trainer.Model, tokenizer, eval, training, Seed, device, settings.VideoWindows);
+            last = EvaluateAveraged(trainer, eval);
             if (curve.Count == 0 || curve[^1]!["step"]!.GetValue<long>() != trainer.Step)
                 curve.Add(CurvePoint(trainer.Step, trainSeconds, last.Metrics, null));
         }
         return await WriteOutputsAsync(trainer, last, curve, split, trainSeconds, work.Token).ConfigureAwait(false);
     }
 
+    /// <summary>The evaluation of the model the stage stores: the weight average when there is one.</summary>
+    private DynamicsEvalResult EvaluateAveraged(DynamicsTrainer trainer, LatentSet eval)
+    {
+        using (trainer.AveragedWeights())
+            return DynamicsEvaluation.Evaluate(trainer.Model, tokenizer, eval, training, Seed, device, settings.VideoWindows);
+    }
+
     /// <summary>One evaluation: appended to the curve and logged with its key metrics.</summary>
     private DynamicsEvalResult Evaluate(DynamicsTrainer trainer, LatentSet eval, JsonArray curve, double seconds, DynamicsStepResult step)
     {
-        DynamicsEvalResult result;
-        using (trainer.AveragedWeights())
-            result = DynamicsEvaluation.Evaluate(trainer.Model, tokenizer, eval, training, Seed, device, settings.VideoWindows);
+        var result = EvaluateAveraged(trainer, eval);
         curve.Add(CurvePoint(step.Step, seconds, result.Metrics, step));
         var m = result.Metrics;
         var k = TrainDynamicsStage.LargestSamplingSteps(modelConfig);

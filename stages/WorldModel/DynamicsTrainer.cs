@@ -119,10 +119,10 @@ public sealed class DynamicsTrainer : ICheckpointedTrainer, IDisposable
         return new DynamicsStepResult(Step, lossValue, result.Flow, result.Bootstrap, norm, lr);
     }
 
-    /// <summary>Throws <see cref="NonFiniteLossException"/> when any weight is NaN or infinite (never checkpoint those).</summary>
     /// <summary>The weight average in the model until disposed (see <see cref="TrainerOptimizer.AveragedWeights"/>).</summary>
     public IDisposable AveragedWeights() => _optimizer.AveragedWeights();
 
+    /// <summary>Throws <see cref="NonFiniteLossException"/> when any weight is NaN or infinite (never checkpoint those).</summary>
     public void EnsureFiniteWeights() => TrainerState.EnsureFiniteWeights(Model, Step);
 
     /// <summary>Weights, optimizer moments (copies the caller disposes) and a JSON state with "step", "rng" and "cursor".</summary>

@@ -179,21 +179,24 @@ public sealed class TokenizerTrainer : ICheckpointedTrainer, IDisposable
         return new TrainStepResult(Step, lossValue, mseValue, perceptualValue, norm, lr);
     }
 
+    /// <summary>The weight average in the model until disposed (see <see cref="TrainerOptimizer.AveragedWeights"/>).</summary>
+    public IDisposable AveragedWeights() => _optimizer.AveragedWeights();
+
     /// <summary>
     /// Throws <see cref="NonFiniteLossException"/> when any weight is NaN or infinite: an update can blow the
     /// weights up while its own loss was still finite, and such weights must never reach a checkpoint.
     /// </summary>
-    /// <summary>The weight average in the model until disposed (see <see cref="TrainerOptimizer.AveragedWeights"/>).</summary>
-    public IDisposable AveragedWeights() => _optimizer.AveragedWeights();
-
     public void EnsureFiniteWeights() => TrainerState.EnsureFiniteWeights(Model, Step);
 
     /// <summary>
     /// PSNR/SSIM of reconstructions without masking on up to <paramref name="maxWindows"/> windows of
     /// SequenceLength frames, evenly spaced over the set (deterministic).
     /// </summary>
-    public EvalResult Evaluate(FrameSet data, int maxWindows, int batchSize = 8) =>
-        Evaluate(Model, data, Training.SequenceLength, maxWindows, batchSize, Device);
+    public EvalResult Evaluate(FrameSet data, int maxWindows, int batchSize = 8)
+    {
+        using (AveragedWeights())
+            return Evaluate(Model, data, Training.SequenceLength, maxWindows, batchSize, Device);
+    }
 
     public static EvalResult Evaluate(CausalTokenizer model, FrameSet data, int length, int maxWindows, int batchSize, Device device)
     {

@@ -100,16 +100,22 @@ internal sealed class TrainerOptimizer : IDisposable
     /// Puts the averaged weights into the model until disposed, then the raw ones back (no average: nothing changes).
     /// Evaluation and the stored model run inside it; training steps must not.
     /// </summary>
-    public IDisposable AveragedWeights() => _average == null ? new Swap(null, null) : new Swap(_parameters, _average);
+    public IDisposable AveragedWeights() => _average == null ? NoSwap.Instance : new Swap(_parameters, _average);
+
+    private sealed class NoSwap : IDisposable
+    {
+        public static readonly NoSwap Instance = new();
+
+        public void Dispose() { }
+    }
 
     private sealed class Swap : IDisposable
     {
-        private readonly Tensor[]? _parameters;
-        private readonly Tensor[]? _raw;
+        private readonly Tensor[] _parameters;
+        private readonly Tensor[] _raw;
 
-        public Swap(Tensor[]? parameters, Tensor[]? average)
+        public Swap(Tensor[] parameters, Tensor[] average)
         {
-            if (parameters == null || average == null) return;
             _parameters = parameters;
             using var noGrad = Torch.NoGrad();
             _raw = parameters.Select(p => p.Detach().Clone().DetachFromScopes()).ToArray();
@@ -118,7 +124,6 @@ internal sealed class TrainerOptimizer : IDisposable
 
         public void Dispose()
         {
-            if (_parameters == null || _raw == null) return;
             using var noGrad = Torch.NoGrad();
             for (var i = 0; i < _parameters.Length; i++)
             {
