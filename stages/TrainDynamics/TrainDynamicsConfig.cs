@@ -132,6 +132,7 @@ public sealed class DynamicsModelSection
     public double? ContextNoise { get; set; }
     public bool? ResidualHead { get; set; }
     public double? CleanPrefixShare { get; set; }
+    public bool? ConditionSpatial { get; set; }
     public SpaceTimeOverrides Transformer { get; set; } = new();
 
     public DynamicsConfig Apply(DynamicsConfig p) => p with
@@ -142,6 +143,7 @@ public sealed class DynamicsModelSection
         ContextNoise = ContextNoise ?? p.ContextNoise,
         ResidualHead = ResidualHead ?? p.ResidualHead,
         CleanPrefixShare = CleanPrefixShare ?? p.CleanPrefixShare,
+        ConditionSpatial = ConditionSpatial ?? p.ConditionSpatial,
         Transformer = Transformer.Apply(p.Transformer),
     };
 }

@@ -270,9 +270,11 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
         var k = TrainDynamicsStage.LargestSamplingSteps(modelConfig);
         var h = TrainDynamicsStage.AvailableHorizons(training).Max();
         _log.LogInformation("step {Step}: psnr_k{K}_h{H} {Psnr:0.00} dB, floor_h{H} {Floor:0.00} dB, gain_k{K}_h{H} {Gain:+0.00;-0.00} dB, "
+            + "pooled_gain_k{K}_h{H} {PooledGain:+0.00;-0.00} dB, rollout_action_gain_k{K}_h{H} {ActionGain:+0.00;-0.00} dB, "
             + "action_shuffle_ratio {ShuffleRatio:0.000}, flow_loss {FlowLoss:0.00000} ({Windows} windows), train loss {Loss:0.0000}, {Seconds:0}s",
             step.Step, k, h, m.GetValueOrDefault($"psnr_k{k}_h{h}", double.NaN), h, m.GetValueOrDefault($"floor_h{h}", double.NaN),
-            k, h, m.GetValueOrDefault($"gain_k{k}_h{h}", double.NaN), m["action_shuffle_ratio"], m["flow_loss"], result.Windows, step.Loss, seconds);
+            k, h, m.GetValueOrDefault($"gain_k{k}_h{h}", double.NaN), k, h, m.GetValueOrDefault($"pooled_gain_k{k}_h{h}", double.NaN),
+            k, h, m.GetValueOrDefault($"rollout_action_gain_k{k}_h{h}", double.NaN), m["action_shuffle_ratio"], m["flow_loss"], result.Windows, step.Loss, seconds);
         return result;
     }
 
@@ -356,9 +358,10 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
 
         var k = TrainDynamicsStage.LargestSamplingSteps(modelConfig);
         var h = TrainDynamicsStage.AvailableHorizons(training).Max();
-        _log.LogInformation("dynamics trained: psnr_k{K}_h{H} {Psnr:0.00} dB (gain {Gain:+0.00;-0.00} dB over copying the last frame), "
-            + "action_shuffle_ratio {ShuffleRatio:0.000} after {Steps} steps in {Seconds:0}s",
+        _log.LogInformation("dynamics trained: psnr_k{K}_h{H} {Psnr:0.00} dB (gain {Gain:+0.00;-0.00} dB over copying the last frame, "
+            + "pooled over windows {PooledGain:+0.00;-0.00} dB), action_shuffle_ratio {ShuffleRatio:0.000} after {Steps} steps in {Seconds:0}s",
             k, h, metrics.GetValueOrDefault($"psnr_k{k}_h{h}", double.NaN), metrics.GetValueOrDefault($"gain_k{k}_h{h}", double.NaN),
+            metrics.GetValueOrDefault($"pooled_gain_k{k}_h{h}", double.NaN),
             metrics.GetValueOrDefault("action_shuffle_ratio", double.NaN), trainer.Step, trainSeconds);
         return new Outcome(outputs, metrics);
     }

@@ -7,7 +7,11 @@ using Torch = Dreamer.Torch.Torch;
 /// <summary>
 /// One evaluation of a dynamics model. Metrics (keys): psnr_k{K}_h{h} (open-loop rollout frame h vs the
 /// ground truth, both decoded by the tokenizer), floor_h{h} (the last context frame copied forward),
-/// gain_k{K}_h{h} = psnr - floor, latent_mse_k{K} (over the horizon), latent_floor_mse (the last context
+/// gain_k{K}_h{h} = psnr - floor (these three average per-window PSNRs), pooled_psnr_k{K}_h{h}, pooled_floor_h{h} and
+/// pooled_gain_k{K}_h{h} (the same from the squared error pooled over all windows: a window the copy gets exactly
+/// right has an unbounded PSNR, so a per-window mean of the floor depends on where PSNR is capped, the pooled one does
+/// not), rollout_action_gain_k{K}_h{h} (largest K: pooled PSNR with the recorded actions minus with actions rolled
+/// across windows; above 0 means rollouts follow their actions), latent_mse_k{K} (over the horizon), latent_floor_mse (the last context
 /// latent copied forward) and latent_floor_ratio_k{K} = floor / rollout MSE (above 1: better than copying), flow_loss and action_shuffle_ratio
 /// (finest-step loss with actions shuffled across windows over the loss with the true ones; above 1 means
 /// the model reads its actions); eval_windows_labeled is 1 when the windows come from labeled episodes. Video: per frame an RGB24 image (ground truth | imagined) of the first window.
@@ -51,7 +55,10 @@ public static class DynamicsEvaluation
             truthFrames = tokenizer.DecodeSequence(z);
             var last = truthFrames.Narrow(1, context - 1, 1);
             foreach (var h in Horizons.Where(h => h <= horizon))
+            {
                 metrics[$"floor_h{h}"] = MeanPsnr(last, truthFrames.Narrow(1, context + h - 1, 1));
+                metrics[$"pooled_floor_h{h}"] = PooledPsnr(last, truthFrames.Narrow(1, context + h - 1, 1));
+            }
         }
         byte[][] video = [];
         int videoWidth = 0, videoHeight = 0;
@@ -69,9 +76,20 @@ public static class DynamicsEvaluation
                 var psnr = MeanPsnr(frames.Narrow(1, context + h - 1, 1), truthFrames.Narrow(1, context + h - 1, 1));
                 metrics[$"psnr_k{k}_h{h}"] = psnr;
                 metrics[$"gain_k{k}_h{h}"] = psnr - metrics[$"floor_h{h}"];
+                var pooled = PooledPsnr(frames.Narrow(1, context + h - 1, 1), truthFrames.Narrow(1, context + h - 1, 1));
+                metrics[$"pooled_psnr_k{k}_h{h}"] = pooled;
+                metrics[$"pooled_gain_k{k}_h{h}"] = pooled - metrics[$"pooled_floor_h{h}"];
             }
-            if (k == SamplingSteps.Where(s => s <= model.Config.KMax).Max())
-                (video, videoWidth, videoHeight) = SideBySide(truthFrames, frames, Math.Min(videoWindows, starts.Length));
+            if (k != SamplingSteps.Where(s => s <= model.Config.KMax).Max()) continue;
+            (video, videoWidth, videoHeight) = SideBySide(truthFrames, frames, Math.Min(videoWindows, starts.Length));
+            if (starts.Length < 2) continue;
+            // Same context and noise, another window's actions: what the actions alone change in the rollout.
+            using var shuffledSampler = new DynamicsSampler(model, k, seed: seed);
+            var shuffledFrames = tokenizer.DecodeSequence(Torch.Cat([contextZ, shuffledSampler.Rollout(contextZ, actions.Narrow(1, 0, context),
+                labeled.Narrow(1, 0, context), actions.Narrow(1, context, horizon).Roll(1, 0), labeled.Narrow(1, context, horizon).Roll(1, 0), horizon)], 1));
+            foreach (var h in Horizons.Where(h => h <= horizon))
+                metrics[$"rollout_action_gain_k{k}_h{h}"] = metrics[$"pooled_psnr_k{k}_h{h}"]
+                    - PooledPsnr(shuffledFrames.Narrow(1, context + h - 1, 1), truthFrames.Narrow(1, context + h - 1, 1));
         }
         var (flow, shuffled) = ActionShuffle(model, z, actions, labeled, seed, training.SequenceLength, device);
         metrics["flow_loss"] = flow;
@@ -87,6 +105,13 @@ public static class DynamicsEvaluation
         var s = a.Shape;
         var n = s[0] * s[1];
         return ImageMetrics.Psnr(a.Reshape(n, -1), b.Reshape(n, -1)).Mean().ToDouble();
+    }
+
+    /// <summary>PSNR of the squared error averaged over every pixel of every window (never capped in practice).</summary>
+    private static double PooledPsnr(Tensor a, Tensor b)
+    {
+        using var scope = Torch.NewDisposeScope();
+        return -10 * Math.Log10(Math.Max((a - b).Square().Mean().ToDouble(), 1e-20));
     }
 
     /// <summary>

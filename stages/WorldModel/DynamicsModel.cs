@@ -37,6 +37,14 @@ public sealed record DynamicsConfig
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public double CleanPrefixShare { get; init; }
+    /// <summary>
+    /// Also add the frame's action and shortcut embeddings to each of its spatial tokens (off: the paper's, where they
+    /// reach the latents only through space attention to their own tokens). Every latent then starts from its frame's
+    /// action and noise level, as adaptive-norm conditioning does in image diffusion transformers. The tokens stay.
+    /// Left out of the config JSON when off.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool ConditionSpatial { get; init; }
 
     public int SpatialTokens => LatentTokens / Pack;
     public int PackedDim => LatentDim * Pack;
@@ -158,6 +166,7 @@ public sealed class DynamicsModel : Module
         var spatial = _latentIn.Forward(PackLatents(noisy));
         var action = _actions.Forward(actions, actions == null ? null : labeled, b, t).View(b, t, 1, dim);
         var shortcut = Torch.Cat([_signal.Forward(signal), _step.Forward(step)], -1).View(b, t, 1, dim);
+        if (Config.ConditionSpatial) spatial = spatial + action + shortcut;
         var tokens = Torch.Cat([action, shortcut, spatial], 2);
         var h = _transformer.Forward(tokens, Layout, cache, cache == null ? Config.ContextFrames : null, commit);
         var x1 = UnpackLatents(_head.Forward(h.Narrow(2, 2, Config.SpatialTokens)));

@@ -101,7 +101,9 @@ public sealed class DynamicsSampler : IDisposable
         {
             var tau = (double)i / Steps;
             using var signal = Torch.Full([b, 1], i * (c.KMax / Steps), DType.Int64, device);
-            var predicted = _model.Forward(z, signal, step, action, labeled, _cache, commit: false, previousBase: _previousBase);
+            // Latents come from the tokenizer's tanh bottleneck: projecting onto [-1, 1] never moves a prediction away from
+            // any true latent, and stops a rollout that reads its own frames from compounding an overshoot.
+            var predicted = _model.Forward(z, signal, step, action, labeled, _cache, commit: false, previousBase: _previousBase).Clamp(-1, 1);
             // x-prediction Euler step; at the last step (1 - tau) = d, so z becomes the prediction itself.
             z = i == Steps - 1 ? predicted : z + (predicted - z) * ((1.0 / Steps) / (1 - tau));
         }

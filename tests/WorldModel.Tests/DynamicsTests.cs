@@ -67,11 +67,13 @@ public sealed class DynamicsTests
         Assert.Equal([0, 3], set.LabeledWindowStarts(2));
     }
 
-    [Fact]
-    public void ForwardIsBlockCausalAndTheCachedPathAgrees()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ForwardIsBlockCausalAndTheCachedPathAgrees(bool conditionSpatial)
     {
         using var generator = new Generator(1);
-        using var model = new DynamicsModel(Tiny, Moves, new ParamOptions(Generator: generator));
+        using var model = new DynamicsModel(Tiny with { ConditionSpatial = conditionSpatial }, Moves, new ParamOptions(Generator: generator));
         using (Torch.NoGrad())
             foreach (var (name, p) in model.NamedParameters().Where(p => p.Name.StartsWith("head")))
                 p.Normal_(0, 0.5, generator); // the zero-initialised head would hide everything
@@ -102,6 +104,13 @@ public sealed class DynamicsTests
         }
         var cached = Torch.Cat(parts.ToArray(), 1);
         Assert.True((full - cached).Abs().Max().ToDouble() < 1e-5, $"cached path differs by {(full - cached).Abs().Max().ToDouble()}");
+
+        // The option is left out of the config JSON when off (old model files and artifact ids read as before);
+        // on, the same weights give other predictions: the action and noise level now enter every spatial token.
+        Assert.Equal(conditionSpatial, System.Text.Json.JsonSerializer.Serialize(model.Config).Contains("\"ConditionSpatial\":true"));
+        using var other = new DynamicsModel(model.Config with { ConditionSpatial = !conditionSpatial }, Moves);
+        other.LoadStateDict(model.StateDict());
+        Assert.True((other.Forward(z, signal, step, actions, labeled) - full).Abs().Max().ToDouble() > 1e-3, "ConditionSpatial changed nothing");
     }
 
     [Fact]
@@ -229,6 +238,12 @@ public sealed class DynamicsTests
         Assert.NotEqual(a.Flatten().ToArray<float>(), Roll(12, 4).Flatten().ToArray<float>());
         Assert.NotEqual(a.Flatten().ToArray<float>(), Roll(11, 1).Flatten().ToArray<float>());
         Assert.Throws<ArgumentException>(() => new DynamicsSampler(model, 3));
+
+        // Predictions are projected onto the tokenizer's tanh range, however far the head overshoots.
+        using (Torch.NoGrad())
+            foreach (var (name, p) in model.NamedParameters().Where(p => p.Name.StartsWith("head"))) p.Normal_(0, 5, init);
+        var wild = Roll(11, 4);
+        Assert.InRange(wild.Abs().Max().ToDouble(), 0.99, 1.0);
     }
 
     /// <summary>Context corruption mixes in exactly the configured noise fraction (not the 1/KMax grid step its label sits on); none leaves z as it is.</summary>

@@ -35,6 +35,12 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
         foreach (var key in (string[])["psnr_k4_h4", "psnr_k1_h1", "floor_h4", "gain_k4_h4", "action_shuffle_ratio", "flow_loss", "parameters", "train_frames", "validation_frames"])
             Assert.True(manifest.Metrics.ContainsKey(key), $"metric {key} is missing");
         Assert.InRange(manifest.Metrics["psnr_k4_h4"], 3, 80);
+        // Pooled over windows: one PSNR of the mean squared error, never above the mean of per-window PSNRs (convexity).
+        var m = manifest.Metrics;
+        Assert.Equal(m["pooled_psnr_k4_h4"] - m["pooled_floor_h4"], m["pooled_gain_k4_h4"], 9);
+        Assert.InRange(m["pooled_psnr_k4_h4"], 3, m["psnr_k4_h4"] + 1e-9);
+        Assert.InRange(m["pooled_floor_h4"], 3, m["floor_h4"] + 1e-9);
+        Assert.True(double.IsFinite(m["rollout_action_gain_k4_h1"] + m["rollout_action_gain_k4_h4"]), "rollout action gain is missing");
         Assert.True(manifest.Metrics["action_shuffle_ratio"] > 0);
         Assert.Equal(_fixture.Frames.Episodes[1].Length, manifest.Metrics["validation_frames"]);
 
