@@ -55,13 +55,11 @@ public static class DynamicsEvaluation
             truthFrames = tokenizer.DecodeSequence(z);
             var last = truthFrames.Narrow(1, context - 1, 1);
             foreach (var h in Horizons.Where(h => h <= horizon))
-            {
-                metrics[$"floor_h{h}"] = MeanPsnr(last, truthFrames.Narrow(1, context + h - 1, 1));
-                metrics[$"pooled_floor_h{h}"] = PooledPsnr(last, truthFrames.Narrow(1, context + h - 1, 1));
-            }
+                (metrics[$"floor_h{h}"], metrics[$"pooled_floor_h{h}"]) = Psnr(last, AtHorizon(truthFrames, h));
         }
         byte[][] video = [];
         int videoWidth = 0, videoHeight = 0;
+        var largestK = SamplingSteps.Where(k => k <= model.Config.KMax).Max();
         foreach (var k in SamplingSteps.Where(k => k <= model.Config.KMax))
         {
             using var sampler = new DynamicsSampler(model, k, seed: seed);
@@ -73,14 +71,13 @@ public static class DynamicsEvaluation
             var frames = tokenizer.DecodeSequence(Torch.Cat([contextZ, imagined], 1));
             foreach (var h in Horizons.Where(h => h <= horizon))
             {
-                var psnr = MeanPsnr(frames.Narrow(1, context + h - 1, 1), truthFrames.Narrow(1, context + h - 1, 1));
+                var (psnr, pooled) = Psnr(AtHorizon(frames, h), AtHorizon(truthFrames, h));
                 metrics[$"psnr_k{k}_h{h}"] = psnr;
                 metrics[$"gain_k{k}_h{h}"] = psnr - metrics[$"floor_h{h}"];
-                var pooled = PooledPsnr(frames.Narrow(1, context + h - 1, 1), truthFrames.Narrow(1, context + h - 1, 1));
                 metrics[$"pooled_psnr_k{k}_h{h}"] = pooled;
                 metrics[$"pooled_gain_k{k}_h{h}"] = pooled - metrics[$"pooled_floor_h{h}"];
             }
-            if (k != SamplingSteps.Where(s => s <= model.Config.KMax).Max()) continue;
+            if (k != largestK) continue;
             (video, videoWidth, videoHeight) = SideBySide(truthFrames, frames, Math.Min(videoWindows, starts.Length));
             if (starts.Length < 2) continue;
             // Same context and noise, another window's actions: what the actions alone change in the rollout.
@@ -88,8 +85,7 @@ public static class DynamicsEvaluation
             var shuffledFrames = tokenizer.DecodeSequence(Torch.Cat([contextZ, shuffledSampler.Rollout(contextZ, actions.Narrow(1, 0, context),
                 labeled.Narrow(1, 0, context), actions.Narrow(1, context, horizon).Roll(1, 0), labeled.Narrow(1, context, horizon).Roll(1, 0), horizon)], 1));
             foreach (var h in Horizons.Where(h => h <= horizon))
-                metrics[$"rollout_action_gain_k{k}_h{h}"] = metrics[$"pooled_psnr_k{k}_h{h}"]
-                    - PooledPsnr(shuffledFrames.Narrow(1, context + h - 1, 1), truthFrames.Narrow(1, context + h - 1, 1));
+                metrics[$"rollout_action_gain_k{k}_h{h}"] = metrics[$"pooled_psnr_k{k}_h{h}"] - Psnr(AtHorizon(shuffledFrames, h), AtHorizon(truthFrames, h)).Pooled;
         }
         var (flow, shuffled) = ActionShuffle(model, z, actions, labeled, seed, training.SequenceLength, device);
         metrics["flow_loss"] = flow;
@@ -97,21 +93,21 @@ public static class DynamicsEvaluation
         if (modelTraining) model.Train();
         if (tokenizerTraining) tokenizer?.Train();
         return new DynamicsEvalResult(metrics, video, videoWidth, videoHeight, starts.Length);
+
+        Tensor AtHorizon(Tensor frames, int h) => frames.Narrow(1, context + h - 1, 1);
     }
 
-    private static double MeanPsnr(Tensor a, Tensor b)
+    /// <summary>
+    /// Frames [B, 1, H, W, C] against the truth: the mean of per-window PSNRs, and the PSNR of the squared error pooled over
+    /// all windows (same pixel count per window, so the mean of their MSEs), both from one pass over the pixels.
+    /// </summary>
+    private static (double Mean, double Pooled) Psnr(Tensor a, Tensor b)
     {
         using var scope = Torch.NewDisposeScope();
-        var s = a.Shape;
-        var n = s[0] * s[1];
-        return ImageMetrics.Psnr(a.Reshape(n, -1), b.Reshape(n, -1)).Mean().ToDouble();
-    }
-
-    /// <summary>PSNR of the squared error averaged over every pixel of every window (never capped in practice).</summary>
-    private static double PooledPsnr(Tensor a, Tensor b)
-    {
-        using var scope = Torch.NewDisposeScope();
-        return -10 * Math.Log10(Math.Max((a - b).Square().Mean().ToDouble(), 1e-20));
+        var n = a.Size(0) * a.Size(1);
+        var perWindow = ImageMetrics.Psnr(a.Reshape(n, -1), b.Reshape(n, -1));
+        var pooledMse = (perWindow * (-Math.Log(10) / 10)).Exp().Mean().ToDouble();
+        return (perWindow.Mean().ToDouble(), -10 * Math.Log10(pooledMse));
     }
 
     /// <summary>
