@@ -31,6 +31,7 @@ public sealed class TrainDynamicsSection() : TrainingSection("TrainDynamics")
     /// <summary>The ffmpeg executable that encodes rollout.mp4.</summary>
     public string Ffmpeg { get; set; } = "ffmpeg";
     public int? BootstrapStart { get; set; }
+    public double? ChangeWeight { get; set; }
     public double? BootstrapFraction { get; set; }
     public int? EvalContext { get; set; }
     public int? EvalHorizon { get; set; }
@@ -62,7 +63,8 @@ public sealed class TrainDynamicsSection() : TrainingSection("TrainDynamics")
     }
 
     /// <summary>The preset with every set value applied; the latent shape from the data when given.</summary>
-    public (DynamicsConfig Model, DynamicsTrainingConfig Training) Resolve(int? latentTokens, int? latentDim)
+    /// <param name="latentGridCols">Width of the tokenizer's latent grid (null: unknown or none); used when GridPositions is on.</param>
+    public (DynamicsConfig Model, DynamicsTrainingConfig Training) Resolve(int? latentTokens, int? latentDim, int? latentGridCols = null)
     {
         var preset = DynamicsPresets.Get(Preset);
         var p = preset.Training;
@@ -82,6 +84,7 @@ public sealed class TrainDynamicsSection() : TrainingSection("TrainDynamics")
             WeightAverage = WeightAverage ?? p.WeightAverage,
             Objective = Objective == null ? p.Objective : Enum.Parse<DynamicsObjective>(Objective, ignoreCase: true),
             BootstrapStart = BootstrapStart ?? p.BootstrapStart,
+            ChangeWeight = ChangeWeight ?? p.ChangeWeight,
             BootstrapFraction = BootstrapFraction ?? p.BootstrapFraction,
             EvalEvery = EvalEvery ?? p.EvalEvery,
             EvalWindows = EvalWindows ?? p.EvalWindows,
@@ -93,9 +96,13 @@ public sealed class TrainDynamicsSection() : TrainingSection("TrainDynamics")
         {
             LatentTokens = latentTokens ?? preset.Model.LatentTokens,
             LatentDim = latentDim ?? preset.Model.LatentDim,
+            LatentGridCols = GridPositions(preset) ? latentGridCols ?? 0 : 0,
         };
         return (model, training);
     }
+
+    /// <summary>Whether the model takes 2-D positions from the tokenizer's latent grid (Model:GridPositions, else the preset's).</summary>
+    public bool GridPositions(DynamicsPreset preset) => Model.GridPositions ?? preset.GridPositions;
 
     /// <summary>Settable values only: derived ones (SpatialTokens, HeadDim, ...) follow from them and would only add noise to config diffs.</summary>
     private static readonly JsonSerializerOptions EffectiveOptions = new() { IgnoreReadOnlyProperties = true, Converters = { new JsonStringEnumConverter() } };
@@ -131,8 +138,11 @@ public sealed class DynamicsModelSection
     public int? ContextFrames { get; set; }
     public double? ContextNoise { get; set; }
     public bool? ResidualHead { get; set; }
+    public bool? PreviousInput { get; set; }
     public double? CleanPrefixShare { get; set; }
     public bool? ConditionSpatial { get; set; }
+    /// <summary>Spatial tokens at their 2-D position on the tokenizer's latent grid (needs a tokenizer trained with LatentGrid).</summary>
+    public bool? GridPositions { get; set; }
     public SpaceTimeOverrides Transformer { get; set; } = new();
 
     public DynamicsConfig Apply(DynamicsConfig p) => p with
@@ -142,6 +152,7 @@ public sealed class DynamicsModelSection
         ContextFrames = ContextFrames ?? p.ContextFrames,
         ContextNoise = ContextNoise ?? p.ContextNoise,
         ResidualHead = ResidualHead ?? p.ResidualHead,
+        PreviousInput = PreviousInput ?? p.PreviousInput,
         CleanPrefixShare = CleanPrefixShare ?? p.CleanPrefixShare,
         ConditionSpatial = ConditionSpatial ?? p.ConditionSpatial,
         Transformer = Transformer.Apply(p.Transformer),

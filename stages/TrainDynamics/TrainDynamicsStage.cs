@@ -61,7 +61,8 @@ public sealed class TrainDynamicsStage
         if (latents.Manifest.Outputs.All(o => o.Path != TokenizerFileName))
             throw new StageInputException($"tokenize artifact {latents.Manifest.ArtifactId} has no {TokenizerFileName} output; it is needed to decode rollouts");
         var layout = await LatentsData.ReadLayoutAsync(store, latents.Manifest, ct).ConfigureAwait(false);
-        var (model, training) = settings.Resolve(layout.Tokens, layout.Dim);
+        var (model, training) = settings.Resolve(layout.Tokens, layout.Dim,
+            settings.GridPositions(DynamicsPresets.Get(settings.Preset)) ? await LatentGridColsAsync(store, latents.Manifest, layout, ct).ConfigureAwait(false) : null);
         var problems = model.Validate("TrainDynamics:Model:").ToList();
         if (problems.Count > 0)
             throw new StageInputException($"latents of {layout.Tokens} tokens x {layout.Dim} dims (tokenize artifact {latents.Manifest.ArtifactId}): {string.Join("; ", problems)}");
@@ -127,6 +128,16 @@ public sealed class TrainDynamicsStage
         {
             throw new StageInputException(nonFinite.Message, nonFinite);
         }
+    }
+
+    /// <summary>The width of the latent grid of the tokenizer that made the latents; an error when it has none.</summary>
+    private static async Task<int> LatentGridColsAsync(IBlobStore store, ArtifactManifest manifest, LatentsLayout layout, CancellationToken ct)
+    {
+        using var tokenizer = await LoadTokenizerAsync(store, manifest, layout, Device.Cpu, ct).ConfigureAwait(false);
+        if (!tokenizer.Config.LatentGrid)
+            throw new StageInputException($"TrainDynamics:Model:GridPositions needs latents laid out on a grid, but the tokenizer of {manifest.ArtifactId} "
+                + "was trained without LatentGrid; turn GridPositions off or tokenize with --set Tokenize:Model:LatentGrid=true");
+        return tokenizer.Config.LatentGridShape.Cols;
     }
 
     /// <summary>The tokenizer that made the latents (to decode rollouts), checked against the table's latent shape.</summary>

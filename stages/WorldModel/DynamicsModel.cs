@@ -45,6 +45,26 @@ public sealed record DynamicsConfig
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public bool ConditionSpatial { get; init; }
+    /// <summary>
+    /// 0 (the default): the latents are a sequence and spatial token i sits at RoPE column i + 1. Above 0: the latents
+    /// form a row-major grid this many wide (the tokenizer's LatentGrid, taken from the data), and each packed token (Pack
+    /// neighbours in a row) sits at its 2-D grid position, so space attention sees which tokens are neighbours and a
+    /// view that scrolls moves content by a fixed relative offset. Left out of the config JSON when 0.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public int LatentGridCols { get; init; }
+    /// <summary>
+    /// Also feed each spatial token the same token of the previous frame (its <see cref="DynamicsModel.ResidualBase"/>,
+    /// c(tau) z~) through a zero-initialised linear map (off: the paper's, where the past arrives only through time
+    /// attention). The untrained model is the paper's; the map gives a still scene an exact linear path from the last
+    /// frame to the prediction, which attention over a softmax does not, while the output stays a free x-prediction
+    /// (unlike <see cref="ResidualHead"/>). Left out of the config JSON when off.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool PreviousInput { get; init; }
+
+    /// <summary>Whether Forward reads the previous frame's base (the sampler then carries it from frame to frame).</summary>
+    public bool ReadsPreviousFrame => ResidualHead || PreviousInput;
 
     public int SpatialTokens => LatentTokens / Pack;
     public int PackedDim => LatentDim * Pack;
@@ -68,6 +88,8 @@ public sealed record DynamicsConfig
         if (ContextFrames < 1) yield return $"{prefix}ContextFrames must be positive (got {ContextFrames})";
         if (ContextNoise is < 0 or >= 1) yield return $"{prefix}ContextNoise must lie in [0, 1) (got {ContextNoise})";
         if (CleanPrefixShare is < 0 or > 1 || double.IsNaN(CleanPrefixShare)) yield return $"{prefix}CleanPrefixShare must lie in [0, 1] (got {CleanPrefixShare})";
+        if (LatentGridCols < 0 || (LatentGridCols > 0 && (LatentTokens % LatentGridCols != 0 || LatentGridCols % Pack != 0)))
+            yield return $"{prefix}LatentGridCols must be 0 or divide LatentTokens {LatentTokens} and be a multiple of Pack {Pack} (got {LatentGridCols})";
         if (Transformer.Dim % 2 != 0) yield return $"{prefix}Transformer:Dim must be even: the shortcut token is signal || step (got {Transformer.Dim})";
         foreach (var p in Transformer.Validate(prefix + "Transformer:")) yield return p;
     }
@@ -87,6 +109,7 @@ public sealed class DynamicsModel : Module
     private readonly ActionEncoder _actions;
     private readonly SpaceTimeTransformer _transformer;
     private readonly Linear _head;
+    private readonly Linear? _previousIn;
 
     public DynamicsConfig Config { get; }
     public TokenLayout Layout { get; }
@@ -111,6 +134,11 @@ public sealed class DynamicsModel : Module
         _actions = RegisterModule("action_encoder", new ActionEncoder(actionSpace, dim, options));
         _transformer = RegisterModule("transformer", new SpaceTimeTransformer(config.Transformer, options));
         _head = RegisterModule("head", new Linear(dim, config.PackedDim, options: options));
+        if (config.PreviousInput)
+        {
+            _previousIn = RegisterModule("previous_in", new Linear(config.PackedDim, dim, bias: false, options: options));
+            using (Torch.NoGrad()) _previousIn.Weight.Zero_();
+        }
         // Zero-initialised x-prediction head: the untrained model predicts the mean latent (0), a stable start.
         using (Torch.NoGrad())
         {
@@ -119,11 +147,15 @@ public sealed class DynamicsModel : Module
         }
 
         // Every slot reads every slot of its frame; every slot (registers too) attends to its own past.
-        // RoPE: action and shortcut share position 0, spatial token i sits at column i + 1.
+        // RoPE: action and shortcut share position (0, 0); spatial tokens follow at column i + 1 (a sequence) or at
+        // (row + 1, col + 1) of the packed latent grid.
         var slots = config.Slots;
-        var cols = new long[slots];
-        for (var i = 2; i < slots; i++) cols[i] = i - 1;
-        Layout = new TokenLayout(new int[slots], new[,] { { true } }, 0, new long[slots], cols);
+        var (rows, cols) = (new long[slots], new long[slots]);
+        for (var i = 0; i < config.SpatialTokens; i++)
+            (rows[i + 2], cols[i + 2]) = config.LatentGridCols > 0
+                ? (i * config.Pack / config.LatentGridCols + 1, i * config.Pack % config.LatentGridCols / config.Pack + 1)
+                : (0, i + 1);
+        Layout = new TokenLayout(new int[slots], new[,] { { true } }, 0, rows, cols);
     }
 
     public SpaceTimeTransformer Transformer => _transformer;
@@ -150,7 +182,7 @@ public sealed class DynamicsModel : Module
     /// action that led INTO each frame (a_{t-1}), null for none; labeled: bool [B, T] (null: all labeled
     /// when actions are given). Without a cache the T frames start at time 0 with a ContextFrames window;
     /// with a cache they continue it (commit false: read it without extending it). previousBase: with
-    /// <see cref="DynamicsConfig.ResidualHead"/>, the base of the first frame (<see cref="ResidualBase"/> of the frame
+    /// <see cref="DynamicsConfig.ReadsPreviousFrame"/>, the base of the first frame (<see cref="ResidualBase"/> of the frame
     /// before it; null: none, the window starts there); the later frames' bases come from noisy itself.
     /// </summary>
     public Tensor Forward(Tensor noisy, Tensor signal, Tensor step, Tensor? actions, Tensor? labeled, SpaceTimeCache? cache = null, bool commit = true,
@@ -164,18 +196,20 @@ public sealed class DynamicsModel : Module
         if (actions != null && (actions.Size(0) != b || actions.Size(1) != t || actions.Size(2) != ActionColumns))
             throw new ArgumentException($"expected actions [{b}, {t}, {ActionColumns}], got [{string.Join(", ", actions.Shape)}]");
         var spatial = _latentIn.Forward(PackLatents(noisy));
+        Tensor? bases = null;
+        if (Config.ReadsPreviousFrame)
+        {
+            var first = previousBase ?? Torch.Zeros([b, 1, Config.LatentTokens, Config.LatentDim], noisy.DType, noisy.Device);
+            bases = t > 1 ? Torch.Cat([first, ResidualBase(noisy.Narrow(1, 0, t - 1), signal.Narrow(1, 0, t - 1))], 1) : first;
+        }
+        if (_previousIn != null) spatial = spatial + _previousIn.Forward(PackLatents(bases!));
         var action = _actions.Forward(actions, actions == null ? null : labeled, b, t).View(b, t, 1, dim);
         var shortcut = Torch.Cat([_signal.Forward(signal), _step.Forward(step)], -1).View(b, t, 1, dim);
         if (Config.ConditionSpatial) spatial = spatial + action + shortcut;
         var tokens = Torch.Cat([action, shortcut, spatial], 2);
         var h = _transformer.Forward(tokens, Layout, cache, cache == null ? Config.ContextFrames : null, commit);
         var x1 = UnpackLatents(_head.Forward(h.Narrow(2, 2, Config.SpatialTokens)));
-        if (Config.ResidualHead)
-        {
-            var first = previousBase ?? Torch.Zeros([b, 1, Config.LatentTokens, Config.LatentDim], noisy.DType, noisy.Device);
-            var bases = t > 1 ? Torch.Cat([first, ResidualBase(noisy.Narrow(1, 0, t - 1), signal.Narrow(1, 0, t - 1))], 1) : first;
-            x1 = x1 + bases;
-        }
+        if (Config.ResidualHead) x1 = x1 + bases!;
         return x1.MoveToOuterScope();
     }
 

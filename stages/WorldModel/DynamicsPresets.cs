@@ -1,7 +1,8 @@
 namespace Dreamer.WorldModel;
 
 /// <summary>A named dynamics recipe: model shape plus training schedule (latent shape comes from the tokenizer).</summary>
-public sealed record DynamicsPreset(string Name, DynamicsConfig Model, DynamicsTrainingConfig Training, string Purpose);
+/// <param name="GridPositions">Give spatial tokens 2-D positions on the tokenizer's latent grid when it has one (<see cref="DynamicsConfig.LatentGridCols"/>).</param>
+public sealed record DynamicsPreset(string Name, DynamicsConfig Model, DynamicsTrainingConfig Training, string Purpose, bool GridPositions = false);
 
 /// <summary>
 /// The dynamics presets. tiny: tests (seconds). small: a 2-core CPU box in about half an hour over the small

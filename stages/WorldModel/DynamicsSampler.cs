@@ -16,7 +16,7 @@ public sealed class DynamicsSampler : IDisposable
     private readonly SpaceTimeCache _cache;
     private readonly Generator _generator;
     private readonly bool _ownsGenerator;
-    /// <summary>Residual head: the base the next frame starts from (the last cached frame's), null before any.</summary>
+    /// <summary>Residual head or previous-frame input: the base of the frame before the next one (the last cached frame's), null before any.</summary>
     private Tensor? _previousBase;
 
     /// <param name="steps">K: sampling steps per frame, a power of two dividing KMax.</param>
@@ -66,7 +66,7 @@ public sealed class DynamicsSampler : IDisposable
         using var signal = Torch.Full([b, t], c.ContextSignal, DType.Int64, z.Device);
         using var step = Torch.Full([b, t], DynamicsConfig.Log2(c.KMax), DType.Int64, z.Device);
         _model.Forward(corrupted, signal, step, actions, labeled, _cache, previousBase: _previousBase).Dispose();
-        if (c.ResidualHead)
+        if (c.ReadsPreviousFrame)
         {
             _previousBase?.Dispose();
             _previousBase = _model.ResidualBase(corrupted.Narrow(1, t - 1, 1), signal.Narrow(1, t - 1, 1)).DetachFromScopes();

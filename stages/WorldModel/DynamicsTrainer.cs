@@ -24,6 +24,15 @@ public sealed record DynamicsTrainingConfig : IOptimizerSettings
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public double WeightAverage { get; init; }
     public DynamicsObjective Objective { get; init; } = DynamicsObjective.Shortcut;
+    /// <summary>
+    /// Extra loss weight on latent tokens that change from the previous frame (0: the paper's uniform weight): a token's
+    /// error counts 1 + ChangeWeight * change / mean change, change being its squared difference to the same token of
+    /// the frame before (0 for a window's first frame). Most tokens of most frames do not move, so the uniform loss is
+    /// spent on re-drawing still content; this points it at what the actions do. The flow and bootstrap parts logged
+    /// during training are weighted too; the evaluation's flow_loss is not. Left out of the config JSON when 0.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public double ChangeWeight { get; init; }
     /// <summary>Training step from which bootstrap rows are drawn (before it every row is a flow row).</summary>
     public int BootstrapStart { get; init; } = 500;
     /// <summary>Share of batch rows on the bootstrap path once enabled (NH/EH: 0.25).</summary>
@@ -39,6 +48,7 @@ public sealed record DynamicsTrainingConfig : IOptimizerSettings
     public IEnumerable<string> Validate(string prefix = "")
     {
         foreach (var problem in OptimizerSettings.Validate(this, prefix)) yield return problem;
+        if (ChangeWeight < 0 || !double.IsFinite(ChangeWeight)) yield return $"{prefix}ChangeWeight must be a non-negative number (got {ChangeWeight})";
         if (BootstrapStart < 0) yield return $"{prefix}BootstrapStart must not be negative (got {BootstrapStart})";
         if (BootstrapFraction is < 0 or > 1) yield return $"{prefix}BootstrapFraction must lie in [0, 1] (got {BootstrapFraction})";
         if (EvalEvery < 1) yield return $"{prefix}EvalEvery must be positive (got {EvalEvery})";
@@ -110,7 +120,7 @@ public sealed class DynamicsTrainer : ICheckpointedTrainer, IDisposable
         var starts = _sampler.Next(t.BatchSize).Select(i => _windows[i]).ToArray();
         var (z1, actions, labeled) = _train.Gather(starts, t.SequenceLength, Device);
         using var draw = ShortcutForcing.Draw(ModelConfig, t.Objective, t.BatchSize, t.SequenceLength, BootstrapFraction, _generator, Device);
-        var result = ShortcutForcing.Compute(Model, z1, actions, labeled, draw, _generator);
+        var result = ShortcutForcing.Compute(Model, z1, actions, labeled, draw, _generator, t.ChangeWeight);
         var lossValue = result.Loss.ToDouble();
         if (!double.IsFinite(lossValue))
             throw new NonFiniteLossException(Step, $"flow {result.Flow}, bootstrap {result.Bootstrap}");

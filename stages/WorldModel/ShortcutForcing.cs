@@ -113,9 +113,11 @@ public static class ShortcutForcing
 
     /// <summary>
     /// The loss for clean latents z1 [B, T, N, D] under a draw, with noise z0 ~ N(0, I) from the generator.
-    /// The two teacher passes run only on rows with a bootstrap frame, without gradients.
+    /// The two teacher passes run only on rows with a bootstrap frame, without gradients. changeWeight: see
+    /// <see cref="DynamicsTrainingConfig.ChangeWeight"/> (0: every token of a frame counts the same).
     /// </summary>
-    public static ShortcutLoss Compute(DynamicsModel model, Tensor z1, Tensor? actions, Tensor? labeled, ShortcutDraw draw, Generator generator)
+    public static ShortcutLoss Compute(DynamicsModel model, Tensor z1, Tensor? actions, Tensor? labeled, ShortcutDraw draw, Generator generator,
+        double changeWeight = 0)
     {
         using var scope = Torch.NewDisposeScope();
         var k = model.Config.KMax;
@@ -126,7 +128,8 @@ public static class ShortcutForcing
 
         var weight = draw.Tau * 0.9 + 0.1; // w(tau), [B, T]
         var flowMask = draw.Scored.LogicalAnd(draw.Bootstrap.LogicalNot()).To(DType.Float32);
-        var flowError = (predicted - z1).Square().Mean(new long[] { 2, 3 }); // [B, T]
+        var tokenWeight = changeWeight > 0 ? ChangeWeights(z1, changeWeight) : null; // [B, T, N]
+        var flowError = FrameError(predicted - z1, tokenWeight); // [B, T]
         var total = (flowError * weight * flowMask).Sum();
         double flowFrames = flowMask.Sum().ToDouble();
         var flowMean = flowFrames > 0 ? (flowError * flowMask).Sum().ToDouble() / flowFrames : double.NaN;
@@ -143,7 +146,7 @@ public static class ShortcutForcing
             var student = predicted.IndexSelect(0, rowIndex);
             var oneMinusTau = (1 - tau.IndexSelect(0, rowIndex)).Clamp(1e-6, 1);
             // (1 - tau)^2 ||(x^ - z~)/(1 - tau) - v||^2 = ||x^ - z~ - (1 - tau) v||^2
-            var error = (student - noisy.IndexSelect(0, rowIndex) - oneMinusTau * target).Square().Mean(new long[] { 2, 3 });
+            var error = FrameError(student - noisy.IndexSelect(0, rowIndex) - oneMinusTau * target, tokenWeight?.IndexSelect(0, rowIndex));
             var mask = bootstrapMask.IndexSelect(0, rowIndex);
             total = total + (error * weight.IndexSelect(0, rowIndex) * mask).Sum();
             bootstrapMean = (error * mask).Sum().ToDouble() / bootstrapFrames;
@@ -151,6 +154,29 @@ public static class ShortcutForcing
         var scoredFrames = draw.Scored.To(DType.Float32).Sum().ToDouble();
         var loss = total * (1.0 / Math.Max(scoredFrames, 1));
         return new ShortcutLoss(loss.MoveToOuterScope(), flowMean, bootstrapMean, flowFrames, bootstrapFrames);
+    }
+
+    /// <summary>Mean squared difference per frame [B, T] of [B, T, N, D], tokens weighted by [B, T, N] when given.</summary>
+    private static Tensor FrameError(Tensor difference, Tensor? tokenWeight)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var perToken = difference.Square().Mean(new long[] { 3 });
+        return (tokenWeight == null ? perToken : perToken * tokenWeight).Mean(new long[] { 2 }).MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// 1 + weight * change / mean change per token [B, T, N], change = squared difference of a token to itself one frame
+    /// earlier (0 for the first frame); all ones when nothing in the batch changes.
+    /// </summary>
+    public static Tensor ChangeWeights(Tensor z1, double weight)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var (b, t, n) = (z1.Size(0), z1.Size(1), z1.Size(2));
+        var change = t > 1
+            ? Torch.Cat([Torch.Zeros([b, 1, n], z1.DType, z1.Device), (z1.Narrow(1, 1, t - 1) - z1.Narrow(1, 0, t - 1)).Square().Mean(new long[] { 3 })], 1)
+            : Torch.Zeros([b, t, n], z1.DType, z1.Device);
+        var mean = change.Mean().ToDouble();
+        return (mean > 0 ? change * (weight / mean) + 1 : Torch.OnesLike(change)).MoveToOuterScope();
     }
 
     /// <summary>

@@ -114,6 +114,39 @@ public sealed class DynamicsTests
     }
 
     [Fact]
+    public void GridPositionsPlaceEachPackedTokenOnTheLatentGrid()
+    {
+        // 32 latents on a 4 x 8 grid, packed in pairs along a row: a 4 x 4 grid of spatial tokens after the
+        // action and shortcut tokens at (0, 0).
+        var config = Tiny with { LatentTokens = 32, LatentDim = 3, Pack = 2, LatentGridCols = 8 };
+        using var model = new DynamicsModel(config, Moves);
+        Assert.Equal(new long[] { 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4 }, model.Layout.Rows);
+        Assert.Equal(new long[] { 0, 0, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4 }, model.Layout.Cols);
+        // Without a grid the tokens form one sequence; the setting is in the config JSON only when on.
+        using var sequence = new DynamicsModel(config with { LatentGridCols = 0 }, Moves);
+        Assert.Equal(new long[18], sequence.Layout.Rows);
+        Assert.Equal(Enumerable.Range(0, 18).Select(i => (long)Math.Max(0, i - 1)).ToArray(), sequence.Layout.Cols);
+        Assert.Contains("\"LatentGridCols\":8", DynamicsFile.ConfigJson(config));
+        Assert.DoesNotContain("LatentGridCols", DynamicsFile.ConfigJson(config with { LatentGridCols = 0 }));
+        // A grid width must split the latents into whole rows of whole packs.
+        Assert.Contains((config with { LatentGridCols = 12 }).Validate(), p => p.Contains("LatentGridCols"));
+        Assert.Contains((config with { LatentGridCols = 1 }).Validate(), p => p.Contains("LatentGridCols"));
+
+        // The positions reach attention: the same weights predict differently on the grid.
+        using var generator = new Generator(4);
+        using (Torch.NoGrad())
+            foreach (var (_, p) in sequence.NamedParameters().Where(p => p.Name.StartsWith("head")))
+                p.Normal_(0, 0.5, generator);
+        model.LoadStateDict(sequence.StateDict());
+        using var scope = Torch.NewDisposeScope();
+        var z = Torch.Randn([1, 2, 32, 3], generator);
+        var signal = Torch.Full([1, 2], 2, DType.Int64, Device.Cpu);
+        var step = Torch.Zeros([1, 2], DType.Int64);
+        var difference = (model.Forward(z, signal, step, null, null) - sequence.Forward(z, signal, step, null, null)).Abs().Max().ToDouble();
+        Assert.True(difference > 1e-3, $"grid positions changed the prediction by only {difference}");
+    }
+
+    [Fact]
     public void UnlabeledFramesGetTheBaseActionAlone()
     {
         using var generator = new Generator(2);
@@ -318,6 +351,83 @@ public sealed class DynamicsTests
         // Off is left out of the config JSON, so model files and artifact ids from before the option read as before.
         Assert.DoesNotContain("ResidualHead", System.Text.Json.JsonSerializer.Serialize(Tiny));
         Assert.Contains("\"ResidualHead\":true", System.Text.Json.JsonSerializer.Serialize(config));
+    }
+
+    [Fact]
+    public void ChangeWeightsFollowWhatMovesFromFrameToFrame()
+    {
+        // One row, three frames, two tokens of one value: token 0 moves 0 -> 1 -> 1, token 1 stays at 0.
+        using var z = Tensor.From<float>([0, 0, 1, 0, 1, 0], 1, 3, 2, 1);
+        using var weights = ShortcutForcing.ChangeWeights(z, 2);
+        // Changes 0, 0 | 1, 0 | 0, 0 have mean 1/6: the moving token counts 1 + 2 * 6, the rest 1.
+        Assert.Equal([1f, 1, 13, 1, 1, 1], weights.Flatten().ToArray<float>());
+        using var still = ShortcutForcing.ChangeWeights(Torch.Zeros([1, 3, 2, 1]), 2);
+        Assert.All(still.Flatten().ToArray<float>(), w => Assert.Equal(1f, w));
+        Assert.Contains(new DynamicsTrainingConfig { ChangeWeight = -1 }.Validate(), p => p.Contains("ChangeWeight"));
+        Assert.DoesNotContain("ChangeWeight", System.Text.Json.JsonSerializer.Serialize(new DynamicsTrainingConfig()));
+
+        // The weighted loss scores the same error higher on the moving token than on the still one.
+        var config = Tiny with { LatentTokens = 2, LatentDim = 1, Pack = 1 };
+        using var model = new DynamicsModel(config, Moves);
+        using var g = new Generator(17);
+        using var draw = ShortcutForcing.Draw(config, DynamicsObjective.Shortcut, 1, 3, 0, g, Device.Cpu);
+        using var g1 = new Generator(18);
+        using var g2 = new Generator(18);
+        var uniform = ShortcutForcing.Compute(model, z, null, null, draw, g1).Loss.ToDouble();
+        var weighted = ShortcutForcing.Compute(model, z, null, null, draw, g2, changeWeight: 2).Loss.ToDouble();
+        // The zero-initialised head predicts 0: errors 1 on token 0 of frames 1 and 2 (weights 13 and 1), 0 elsewhere.
+        Assert.True(weighted > uniform * 2, $"weighted {weighted} vs uniform {uniform}");
+    }
+
+    /// <summary>
+    /// Previous-frame input: untrained it is the paper's model (zero map), trained its predictions read the previous frame's
+    /// token, the cached path (with the base carried from frame to frame) agrees with the full one, and every frame is scored.
+    /// </summary>
+    [Fact]
+    public void PreviousInputFeedsEachTokenItsPreviousFrame()
+    {
+        var config = Tiny with { PreviousInput = true };
+        using var init = new Generator(15);
+        using var model = new DynamicsModel(config, Moves, new ParamOptions(Generator: init));
+        using var paper = new DynamicsModel(Tiny, Moves);
+        using var data = ActionWorld(2, 10, 9);
+        using var scope = Torch.NewDisposeScope();
+        var (z, actions, labeled) = data.Gather([0, 10], 5, Device.Cpu);
+        using (Torch.NoGrad())
+            foreach (var (_, p) in model.NamedParameters().Where(p => p.Name.StartsWith("head")))
+                p.Normal_(0, 0.3, init);
+        paper.LoadStateDict(model.StateDict().Where(p => !p.Key.StartsWith("previous_in")).ToDictionary());
+        var levels = Torch.Randint(0, 4, [2, 5], init);
+        var fine = Torch.Full([2, 5], 2, DType.Int64);
+        var full = model.Forward(z, levels, fine, actions, labeled);
+        Assert.True((full - paper.Forward(z, levels, fine, actions, labeled)).Abs().Max().ToDouble() == 0, "the zero map changed the paper's model");
+
+        using (Torch.NoGrad())
+            foreach (var (_, p) in model.NamedParameters().Where(p => p.Name.StartsWith("previous_in")))
+                p.Normal_(0, 0.3, init);
+        full = model.Forward(z, levels, fine, actions, labeled);
+        // Changing frame 1 changes frame 2 through the map even where frame 1's level carries information.
+        var z2 = z.Clone();
+        z2.Narrow(1, 1, 1).Add_(0.5);
+        Assert.True((model.Forward(z2, levels, fine, actions, labeled) - full).Narrow(1, 2, 1).Abs().Max().ToDouble() > 1e-4);
+        using var cache = model.NewCache();
+        var parts = new List<Tensor>();
+        Tensor? previous = null;
+        for (var t = 0; t < 5; t++)
+        {
+            var frame = z.Narrow(1, t, 1);
+            var level = levels.Narrow(1, t, 1);
+            parts.Add(model.Forward(frame, level, fine.Narrow(1, t, 1), actions.Narrow(1, t, 1), labeled.Narrow(1, t, 1), cache, previousBase: previous));
+            previous = model.ResidualBase(frame, level);
+        }
+        Assert.True((full - Torch.Cat(parts.ToArray(), 1)).Abs().Max().ToDouble() < 1e-5, "cached previous-input path differs from the full one");
+
+        using var g = new Generator(16);
+        using var draw = ShortcutForcing.Draw(config, DynamicsObjective.Shortcut, 16, 4, 0.5, g, Device.Cpu);
+        Assert.All(draw.Scored.Flatten().ToArray<bool>(), Assert.True);
+        Assert.DoesNotContain("PreviousInput", System.Text.Json.JsonSerializer.Serialize(Tiny));
+        Assert.Contains("\"PreviousInput\":true", System.Text.Json.JsonSerializer.Serialize(config));
+        Assert.Null(paper.NamedParameters().Select(p => p.Name).FirstOrDefault(n => n.StartsWith("previous_in")));
     }
 
     /// <summary>Clean-prefix rows: frames before a split are clean (tau 1, labelled KMax) and unscored, the rest keep the paper's draw.</summary>

@@ -170,6 +170,11 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
             DynamicsStageFixture.Context(DynamicsStageFixture.Args(root, "--set", "TrainDynamics:Model:Pack=3"))));
         Assert.Contains("Pack must divide LatentTokens 8", pack.Message);
         Assert.Equal(ExitCodes.BadInput, await Run("--set", "TrainDynamics:Ffmpeg=/nonexistent/ffmpeg"));
+        // Grid positions need a tokenizer whose latents lie on a grid; the tiny one's do not.
+        var grid = await Assert.ThrowsAsync<StageInputException>(() => new TrainDynamicsStage().PlanAsync(
+            DynamicsStageFixture.Context(DynamicsStageFixture.Args(root, "--set", "TrainDynamics:Model:GridPositions=true"))));
+        Assert.Contains(_fixture.Tokenize.ArtifactId, grid.Message);
+        Assert.Contains("LatentGrid", grid.Message);
 
         // The objective is part of the effective configuration: another objective, another artifact.
         var shortcut = await new TrainDynamicsStage().PlanAsync(DynamicsStageFixture.Context(DynamicsStageFixture.Args(root)));
@@ -197,6 +202,12 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
         var (tiny, tinyTraining) = new TrainDynamicsSection { Preset = "tiny" }.Resolve(8, 8);
         Assert.Equal((32L, 2, 4, 8), (tiny.Transformer.Dim, tiny.Pack, tiny.KMax, tiny.ContextFrames));
         Assert.Equal((30, 4, 4, 10, 15), (tinyTraining.Steps, tinyTraining.BatchSize, tinyTraining.SequenceLength, tinyTraining.BootstrapStart, tinyTraining.EvalEvery));
+        // The grid width is the tokenizer's, used only when GridPositions is on (and then part of the model config).
+        Assert.Equal(0, section.Resolve(24, 12, latentGridCols: 6).Model.LatentGridCols);
+        var gridded = new TrainDynamicsSection { Preset = "small", Model = new DynamicsModelSection { GridPositions = true } };
+        Assert.Equal(8, gridded.Resolve(32, 16, latentGridCols: 8).Model.LatentGridCols);
+        Assert.Empty(gridded.Resolve(32, 16, latentGridCols: 8).Model.Validate());
+        Assert.Contains(gridded.Resolve(32, 16, latentGridCols: 5).Model.Validate(), p => p.Contains("LatentGridCols"));
         var (large, largeTraining) = new TrainDynamicsSection { Preset = "base" }.Resolve(64, 16);
         Assert.Equal((512L, 8, 32, 40_000, 16, 32), (large.Transformer.Dim, large.Transformer.Layers, large.ContextFrames, largeTraining.Steps, largeTraining.BatchSize, largeTraining.SequenceLength));
     }
