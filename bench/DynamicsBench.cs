@@ -23,7 +23,11 @@ public static class DynamicsBench
         var (quick, presetName, threads, blasThreads) = options;
         var preset = DynamicsPresets.Get(presetName);
         var tokenizerConfig = TokenizerPresets.Get(presetName).Model;
-        var config = preset.Model with { LatentTokens = tokenizerConfig.Latents, LatentDim = tokenizerConfig.LatentDim };
+        var config = preset.Model with
+        {
+            LatentTokens = tokenizerConfig.Latents, LatentDim = tokenizerConfig.LatentDim,
+            LatentGridCols = preset.GridPositions && tokenizerConfig.LatentGrid ? tokenizerConfig.LatentGridShape.Cols : 0,
+        };
         var training = preset.Training with { WarmupSteps = 1, Steps = 1000, BootstrapStart = 0 };
         IReadOnlyList<ActionComponentSpec> actions =
             [new ActionComponentSpec("command", ActionKind.Categorical, ["noop", "move_left", "move_right", "move_up", "move_down", "interact"])];

@@ -61,8 +61,10 @@ public sealed class TrainDynamicsStage
         if (latents.Manifest.Outputs.All(o => o.Path != TokenizerFileName))
             throw new StageInputException($"tokenize artifact {latents.Manifest.ArtifactId} has no {TokenizerFileName} output; it is needed to decode rollouts");
         var layout = await LatentsData.ReadLayoutAsync(store, latents.Manifest, ct).ConfigureAwait(false);
-        var (model, training) = settings.Resolve(layout.Tokens, layout.Dim,
-            settings.GridPositions(DynamicsPresets.Get(settings.Preset)) ? await LatentGridColsAsync(store, latents.Manifest, layout, ct).ConfigureAwait(false) : null);
+        var gridCols = settings.GridPositions(DynamicsPresets.Get(settings.Preset))
+            ? await LatentGridColsAsync(store, latents.Manifest, layout, explicitly: settings.Model.GridPositions == true, ctx.Log, ct).ConfigureAwait(false)
+            : null;
+        var (model, training) = settings.Resolve(layout.Tokens, layout.Dim, gridCols);
         var problems = model.Validate("TrainDynamics:Model:").ToList();
         if (problems.Count > 0)
             throw new StageInputException($"latents of {layout.Tokens} tokens x {layout.Dim} dims (tokenize artifact {latents.Manifest.ArtifactId}): {string.Join("; ", problems)}");
@@ -130,14 +132,21 @@ public sealed class TrainDynamicsStage
         }
     }
 
-    /// <summary>The width of the latent grid of the tokenizer that made the latents; an error when it has none.</summary>
-    private static async Task<int> LatentGridColsAsync(IBlobStore store, ArtifactManifest manifest, LatentsLayout layout, CancellationToken ct)
+    /// <summary>
+    /// The width of the latent grid of the tokenizer that made the latents. Without one: an error when GridPositions was
+    /// set explicitly, else (the preset's default) null, the latents stay a sequence.
+    /// </summary>
+    private static async Task<int?> LatentGridColsAsync(IBlobStore store, ArtifactManifest manifest, LatentsLayout layout, bool explicitly, ILogger log,
+        CancellationToken ct)
     {
         using var tokenizer = await LoadTokenizerAsync(store, manifest, layout, Device.Cpu, ct).ConfigureAwait(false);
-        if (!tokenizer.Config.LatentGrid)
-            throw new StageInputException($"TrainDynamics:Model:GridPositions needs latents laid out on a grid, but the tokenizer of {manifest.ArtifactId} "
-                + "was trained without LatentGrid; turn GridPositions off or tokenize with --set Tokenize:Model:LatentGrid=true");
-        return tokenizer.Config.LatentGridShape.Cols;
+        if (tokenizer.Config.LatentGrid) return tokenizer.Config.LatentGridShape.Cols;
+        var why = $"the tokenizer of {manifest.ArtifactId} was trained without LatentGrid";
+        if (explicitly)
+            throw new StageInputException($"TrainDynamics:Model:GridPositions needs latents laid out on a grid, but {why}; "
+                + "turn GridPositions off or tokenize with --set Tokenize:Model:LatentGrid=true");
+        log.LogInformation("spatial tokens keep sequence positions: {Why}", why);
+        return null;
     }
 
     /// <summary>The tokenizer that made the latents (to decode rollouts), checked against the table's latent shape.</summary>

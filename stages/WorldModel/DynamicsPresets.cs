@@ -34,7 +34,10 @@ public static class DynamicsPresets
         "tests (seconds)");
 
     public static DynamicsPreset Small { get; } = new("small",
-        new DynamicsConfig(),
+        // ConditionSpatial and grid positions: each +0.2 dB pooled 16-frame gain at steps 500 and 1000 on the built-in
+        // game over the same recipe without it (grid positions +0.1 dB one frame ahead too); the grid needs a tokenizer
+        // with LatentGrid (the small tokenizer has it) and falls back to sequence positions without one.
+        new DynamicsConfig { ConditionSpatial = true },
         new DynamicsTrainingConfig
         {
             Steps = 3000, BatchSize = 8, SequenceLength = 8, LearningRate = 3e-4, WarmupSteps = 100, BootstrapStart = 1000,
@@ -46,7 +49,7 @@ public static class DynamicsPresets
             // on 8 windows; -8.0 dB and 1.09 on 30 of the same validation episodes).
             EvalEvery = 500, EvalWindows = 32, EvalContext = 4, EvalHorizon = 16, CheckpointEvery = 250,
         },
-        "this machine: 2 CPU cores, about half an hour alone on it (3000 steps at ~0.45 s plus six evaluations)");
+        "this machine: 2 CPU cores, about half an hour alone on it (3000 steps at ~0.45 s plus six evaluations)", GridPositions: true);
 
     public static DynamicsPreset Base { get; } = new("base",
         new DynamicsConfig

@@ -175,6 +175,11 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
             DynamicsStageFixture.Context(DynamicsStageFixture.Args(root, "--set", "TrainDynamics:Model:GridPositions=true"))));
         Assert.Contains(_fixture.Tokenize.ArtifactId, grid.Message);
         Assert.Contains("LatentGrid", grid.Message);
+        // The small preset asks for grid positions by default: without a grid its tokens keep sequence positions.
+        var small = await new TrainDynamicsStage().PlanAsync(DynamicsStageFixture.Context(DynamicsStageFixture.Args(root, "--set", "TrainDynamics:Preset=small")));
+        Assert.True(DynamicsPresets.Small.GridPositions);
+        Assert.Null(small.Config["Model"]!["LatentGridCols"]);
+        Assert.True(small.Config["Model"]!["ConditionSpatial"]!.GetValue<bool>());
 
         // The objective is part of the effective configuration: another objective, another artifact.
         var shortcut = await new TrainDynamicsStage().PlanAsync(DynamicsStageFixture.Context(DynamicsStageFixture.Args(root)));
@@ -203,8 +208,11 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
         Assert.Equal((32L, 2, 4, 8), (tiny.Transformer.Dim, tiny.Pack, tiny.KMax, tiny.ContextFrames));
         Assert.Equal((30, 4, 4, 10, 15), (tinyTraining.Steps, tinyTraining.BatchSize, tinyTraining.SequenceLength, tinyTraining.BootstrapStart, tinyTraining.EvalEvery));
         // The grid width is the tokenizer's, used only when GridPositions is on (and then part of the model config).
-        Assert.Equal(0, section.Resolve(24, 12, latentGridCols: 6).Model.LatentGridCols);
-        var gridded = new TrainDynamicsSection { Preset = "small", Model = new DynamicsModelSection { GridPositions = true } };
+        Assert.Equal(6, section.Resolve(24, 12, latentGridCols: 6).Model.LatentGridCols); // the small preset's default
+        Assert.Equal(0, new TrainDynamicsSection { Preset = "tiny" }.Resolve(24, 12, latentGridCols: 6).Model.LatentGridCols);
+        Assert.Equal(0, new TrainDynamicsSection { Preset = "small", Model = new DynamicsModelSection { GridPositions = false } }
+            .Resolve(24, 12, latentGridCols: 6).Model.LatentGridCols);
+        var gridded = new TrainDynamicsSection { Preset = "tiny", Model = new DynamicsModelSection { GridPositions = true } };
         Assert.Equal(8, gridded.Resolve(32, 16, latentGridCols: 8).Model.LatentGridCols);
         Assert.Empty(gridded.Resolve(32, 16, latentGridCols: 8).Model.Validate());
         Assert.Contains(gridded.Resolve(32, 16, latentGridCols: 5).Model.Validate(), p => p.Contains("LatentGridCols"));
