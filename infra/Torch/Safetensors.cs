@@ -148,12 +148,7 @@ public static class Safetensors
     /// <summary>Reads a whole safetensors stream; tensors are CPU and read straight into their storage.</summary>
     public static unsafe SafetensorsFile Load(Stream stream)
     {
-        Span<byte> len = stackalloc byte[8];
-        stream.ReadExactly(len);
-        var headerLen = BinaryPrimitives.ReadUInt64LittleEndian(len);
-        if (headerLen > MaxHeader) throw new InvalidDataException($"safetensors header length {headerLen} is implausible");
-        var json = new byte[headerLen];
-        stream.ReadExactly(json);
+        var json = ReadHeaderBytes(stream);
         var entries = new List<(string Name, DType DType, long[] Shape, long Begin, long End)>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         using (var doc = JsonDocument.Parse(json))
@@ -162,10 +157,7 @@ public static class Safetensors
             {
                 if (prop.Name == "__metadata__")
                 {
-                    foreach (var m in prop.Value.EnumerateObject())
-                        metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String
-                            ? m.Value.GetString()!
-                            : throw new InvalidDataException($"metadata value '{m.Name}' is not a string");
+                    ReadMetadataInto(prop.Value, metadata);
                     continue;
                 }
                 var dtype = ParseDType(prop.Value.GetProperty("dtype").GetString()!);
@@ -226,12 +218,35 @@ public static class Safetensors
     public static string ReadHeader(string path)
     {
         using var fs = File.OpenRead(path);
+        return Encoding.UTF8.GetString(ReadHeaderBytes(fs));
+    }
+
+    /// <summary>The "__metadata__" entries alone, read from the header without the tensors (empty when there are none).</summary>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(Stream stream)
+    {
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        using var doc = JsonDocument.Parse(ReadHeaderBytes(stream));
+        if (doc.RootElement.TryGetProperty("__metadata__", out var entries)) ReadMetadataInto(entries, metadata);
+        return metadata;
+    }
+
+    /// <summary>The JSON header after its 8-byte little-endian length.</summary>
+    private static byte[] ReadHeaderBytes(Stream stream)
+    {
         Span<byte> len = stackalloc byte[8];
-        fs.ReadExactly(len);
-        var n = BinaryPrimitives.ReadUInt64LittleEndian(len);
-        if (n > MaxHeader) throw new InvalidDataException("implausible header length");
-        var buf = new byte[n];
-        fs.ReadExactly(buf);
-        return Encoding.UTF8.GetString(buf);
+        stream.ReadExactly(len);
+        var headerLen = BinaryPrimitives.ReadUInt64LittleEndian(len);
+        if (headerLen > MaxHeader) throw new InvalidDataException($"safetensors header length {headerLen} is implausible");
+        var json = new byte[headerLen];
+        stream.ReadExactly(json);
+        return json;
+    }
+
+    private static void ReadMetadataInto(JsonElement entries, Dictionary<string, string> metadata)
+    {
+        foreach (var m in entries.EnumerateObject())
+            metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String
+                ? m.Value.GetString()!
+                : throw new InvalidDataException($"metadata value '{m.Name}' is not a string");
     }
 }

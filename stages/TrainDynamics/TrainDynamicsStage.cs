@@ -133,14 +133,16 @@ public sealed class TrainDynamicsStage
     }
 
     /// <summary>
-    /// The width of the latent grid of the tokenizer that made the latents. Without one: an error when GridPositions was
-    /// set explicitly, else (the preset's default) null, the latents stay a sequence.
+    /// The width of the latent grid of the tokenizer that made the latents (its configuration alone, no weights). Without
+    /// one: an error when GridPositions was set explicitly, else (the preset's default) null, the latents stay a sequence.
     /// </summary>
     private static async Task<int?> LatentGridColsAsync(IBlobStore store, ArtifactManifest manifest, LatentsLayout layout, bool explicitly, ILogger log,
         CancellationToken ct)
     {
-        using var tokenizer = await LoadTokenizerAsync(store, manifest, layout, Device.Cpu, ct).ConfigureAwait(false);
-        if (tokenizer.Config.LatentGrid) return tokenizer.Config.LatentGridShape.Cols;
+        var (path, bytes) = await ReadTokenizerFileAsync(store, manifest, ct).ConfigureAwait(false);
+        var config = ReadTokenizer(path, () => TokenizerFile.ReadConfig(new MemoryStream(bytes)));
+        CheckBottleneck(path, config, layout);
+        if (config.LatentGrid) return config.LatentGridShape.Cols;
         var why = $"the tokenizer of {manifest.ArtifactId} was trained without LatentGrid";
         if (explicitly)
             throw new StageInputException($"TrainDynamics:Model:GridPositions needs latents laid out on a grid, but {why}; "
@@ -153,32 +155,50 @@ public sealed class TrainDynamicsStage
     private static async Task<CausalTokenizer> LoadTokenizerAsync(IBlobStore store, ArtifactManifest manifest, LatentsLayout layout, Device device,
         CancellationToken ct)
     {
-        var path = StorePaths.ArtifactPrefix(manifest.Stage, manifest.ArtifactId) + TokenizerFileName;
-        byte[] bytes;
+        var (path, bytes) = await ReadTokenizerFileAsync(store, manifest, ct).ConfigureAwait(false);
+        var tokenizer = ReadTokenizer(path, () => TokenizerFile.Load(new MemoryStream(bytes), device));
         try
         {
-            bytes = await store.ReadAllBytesAsync(path, ct).ConfigureAwait(false);
+            CheckBottleneck(path, tokenizer.Config, layout);
+            return tokenizer;
+        }
+        catch
+        {
+            tokenizer.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<(string Path, byte[] Bytes)> ReadTokenizerFileAsync(IBlobStore store, ArtifactManifest manifest, CancellationToken ct)
+    {
+        var path = StorePaths.ArtifactPrefix(manifest.Stage, manifest.ArtifactId) + TokenizerFileName;
+        try
+        {
+            return (path, await store.ReadAllBytesAsync(path, ct).ConfigureAwait(false));
         }
         catch (BlobNotFoundException e)
         {
             throw new InvalidDataException($"{path}: listed in the manifest but missing from the store", e);
         }
-        CausalTokenizer tokenizer;
+    }
+
+    /// <summary>Runs a read of the tokenizer file, turning a malformed file into an error that names it.</summary>
+    private static T ReadTokenizer<T>(string path, Func<T> read)
+    {
         try
         {
-            tokenizer = TokenizerFile.Load(new MemoryStream(bytes), device);
+            return read();
         }
         catch (Exception e) when (e is InvalidDataException or ArgumentException or JsonException or KeyNotFoundException)
         {
             throw new InvalidDataException($"{path}: not a tokenizer weights file: {e.Message}", e);
         }
-        var c = tokenizer.Config;
+    }
+
+    private static void CheckBottleneck(string path, TokenizerConfig c, LatentsLayout layout)
+    {
         if (c.Latents != layout.Tokens || c.LatentDim != layout.Dim)
-        {
-            tokenizer.Dispose();
             throw new InvalidDataException($"{path}: the tokenizer's bottleneck is {c.Latents}x{c.LatentDim} but the latents table holds {layout.Tokens}x{layout.Dim}");
-        }
-        return tokenizer;
     }
 
     internal static IEnumerable<int> AvailableHorizons(DynamicsTrainingConfig training) =>

@@ -21,6 +21,12 @@ public static class TokenizerFile
     public static void Save(Stream stream, CausalTokenizer model, IReadOnlyDictionary<string, string>? extra = null) =>
         ModelFile.Save(stream, model, extra, new Dictionary<string, string> { [ConfigKey] = ConfigJson(model.Config) });
 
+    /// <summary>The configuration alone, from the file's header (no weights are read or built).</summary>
+    public static TokenizerConfig ReadConfig(Stream stream) =>
+        Safetensors.ReadMetadata(stream).TryGetValue(ConfigKey, out var json)
+            ? ParseConfig(json)
+            : throw new InvalidDataException($"not a tokenizer file: safetensors metadata '{ConfigKey}' is missing");
+
     /// <summary>Rebuilds the tokenizer from a file written by <see cref="Save"/>, in eval mode, on <paramref name="device"/>.</summary>
     public static CausalTokenizer Load(Stream stream, Device? device = null) =>
         ModelFile.Load(stream, device, "tokenizer", [ConfigKey], metadata => new CausalTokenizer(ParseConfig(metadata[ConfigKey])));
