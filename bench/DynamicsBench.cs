@@ -60,7 +60,7 @@ public static class DynamicsBench
             .Columns("measure", "value", "detail");
         report.Row("matmul peak (1024x1024 float32)", $"{peak / 1e9:0.0} GFLOP/s", "the MFU reference, measured now");
         report.Row("interactive play, K=4, batch 1", $"{interactive:0.0} frames/s",
-            $"{config.ContextFrames}-frame window through the KV cache, 4 denoising passes + 1 cache pass, then tokenizer decode");
+            $"{config.ContextFrames}-frame window through the KV cache, 4 denoising passes (the cache pass rides with the next frame's first), then tokenizer decode");
         report.Row("  of which dynamics alone", $"{dynamicsOnly:0.0} frames/s", "sampling without decoding");
         report.Row($"batched rollouts, K=4, batch {batch}", $"{batched:0.0} frames/s", "imagination throughput (latents, no decoding)");
         report.Row("training step", $"{step * 1000:0} ms", $"{training.BatchSize}x{training.SequenceLength} frames, shortcut forcing with bootstrap rows, fwd+bwd+AdamW");

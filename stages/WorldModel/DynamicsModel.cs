@@ -181,11 +181,11 @@ public sealed class DynamicsModel : Module
     /// (tau = signal / KMax); step: int64 [B, T] step index e (d = 2^-e); actions: [B, T, columns], the
     /// action that led INTO each frame (a_{t-1}), null for none; labeled: bool [B, T] (null: all labeled
     /// when actions are given). Without a cache the T frames start at time 0 with a ContextFrames window;
-    /// with a cache they continue it (commit false: read it without extending it). previousBase: with
+    /// with a cache they continue it and the first commitFrames of them are kept (null: all; 0: read it without extending it). previousBase: with
     /// <see cref="DynamicsConfig.ReadsPreviousFrame"/>, the base of the first frame (<see cref="ResidualBase"/> of the frame
     /// before it; null: none, the window starts there); the later frames' bases come from noisy itself.
     /// </summary>
-    public Tensor Forward(Tensor noisy, Tensor signal, Tensor step, Tensor? actions, Tensor? labeled, SpaceTimeCache? cache = null, bool commit = true,
+    public Tensor Forward(Tensor noisy, Tensor signal, Tensor step, Tensor? actions, Tensor? labeled, SpaceTimeCache? cache = null, int? commitFrames = null,
         Tensor? previousBase = null)
     {
         using var scope = Torch.NewDisposeScope();
@@ -207,7 +207,7 @@ public sealed class DynamicsModel : Module
         var shortcut = Torch.Cat([_signal.Forward(signal), _step.Forward(step)], -1).View(b, t, 1, dim);
         if (Config.ConditionSpatial) spatial = spatial + action + shortcut;
         var tokens = Torch.Cat([action, shortcut, spatial], 2);
-        var h = _transformer.Forward(tokens, Layout, cache, cache == null ? Config.ContextFrames : null, commit);
+        var h = _transformer.Forward(tokens, Layout, cache, cache == null ? Config.ContextFrames : null, commitFrames);
         var x1 = UnpackLatents(_head.Forward(h.Narrow(2, 2, Config.SpatialTokens)));
         if (Config.ResidualHead) x1 = x1 + bases!;
         return x1.MoveToOuterScope();

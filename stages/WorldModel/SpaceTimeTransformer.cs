@@ -113,17 +113,19 @@ public sealed class SpaceTimeCache : IDisposable
     }
 
     /// <summary>
-    /// Appends new keys/values of one layer, keeping at most Window-1 frames for the next call. Without
-    /// commit the cached frames are read but the new ones not kept (a denoising step of a frame in the making).
+    /// Appends new keys/values of one layer, keeping at most Window-1 frames for the next call. Only the first
+    /// <paramref name="commitFrames"/> new frames are kept (null: all); the rest are read but not kept (a denoising step of a
+    /// frame in the making).
     /// </summary>
-    internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v, bool commit = true)
+    internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v, int? commitFrames = null)
     {
         var pk = Keys[layer];
         var pv = Values[layer];
         var fullK = pk == null ? k.Alias() : Torch.Cat([pk, k], 1);
         var fullV = pv == null ? v.Alias() : Torch.Cat([pv, v], 1);
-        if (!commit) return (fullK, fullV);
-        var total = fullK.Size(1);
+        var committed = commitFrames ?? k.Size(1);
+        if (committed == 0) return (fullK, fullV);
+        var total = fullK.Size(1) - (k.Size(1) - committed);
         var keep = Window is { } w ? Math.Min(total, w - 1) : total;
         pk?.Dispose();
         pv?.Dispose();
@@ -148,7 +150,7 @@ internal static class AttentionKernel
     /// <param name="x">[B, L, D] queries' tokens.</param>
     /// <param name="blocked">bool [L, Lk] or broadcastable to [B, H, L, Lk]; true = may NOT attend (inverted once per forward).</param>
     /// <param name="cache">When set, keys/values of earlier positions are prepended and the new ones stored.</param>
-    public static Tensor Forward(Attention a, Tensor x, Tensor? blocked, Rope? rope, SpaceTimeCache? cache = null, int layer = 0, bool commit = true)
+    public static Tensor Forward(Attention a, Tensor x, Tensor? blocked, Rope? rope, SpaceTimeCache? cache = null, int layer = 0, int? commitFrames = null)
     {
         using var scope = Torch.NewDisposeScope();
         var s = x.Shape;
@@ -163,7 +165,7 @@ internal static class AttentionKernel
             q = rope.Apply(q);
             k = rope.Apply(k);
         }
-        if (cache != null) (k, v) = cache.Append(layer, k, v, commit);
+        if (cache != null) (k, v) = cache.Append(layer, k, v, commitFrames);
         var tk = k.Size(1);
         // Query heads grouped per KV head: [B, Hkv, G, L, Dh] against K broadcast over G (no copy of K/V).
         var q5 = q.Transpose(1, 2).Reshape(b, hkv, g, t, dh);
@@ -191,8 +193,8 @@ internal sealed class ForwardContext : IDisposable
     public required int TimeStart { get; init; }
     public required int TimeCount { get; init; }
     public SpaceTimeCache? Cache { get; init; }
-    /// <summary>Whether this forward's frames are kept in the cache.</summary>
-    public bool CommitCache { get; init; } = true;
+    /// <summary>How many of this forward's frames (the first ones) are kept in the cache; null: all.</summary>
+    public int? CommitFrames { get; init; }
 
     public void Dispose()
     {
@@ -247,7 +249,7 @@ public sealed class SpaceTimeBlock : Module
             var (start, count) = (ctx.TimeStart, ctx.TimeCount);
             var part = count == s ? x : x.Narrow(2, start, count);
             var slots = _timeNorm!.Forward(part).Transpose(1, 2).Reshape(b * count, t, d);
-            h = AttentionKernel.Forward(_timeAttention, slots, ctx.TimeBlocked, ctx.TimeRope, ctx.Cache, timeLayer, ctx.CommitCache);
+            h = AttentionKernel.Forward(_timeAttention, slots, ctx.TimeBlocked, ctx.TimeRope, ctx.Cache, timeLayer, ctx.CommitFrames);
             var updated = part + h.View(b, count, t, d).Transpose(1, 2);
             if (count == s) x = updated;
             else
@@ -299,10 +301,11 @@ public sealed class SpaceTimeTransformer : Module
     /// <summary>
     /// x [B, T, S, D] for a layout of S slots; returns [B, T, S, D]. Without a cache the T frames are a
     /// sequence starting at time 0 (window: frames a frame may see, itself included). With a cache the T
-    /// frames continue the cached ones, and the cache is extended unless commit is false (then the frames
-    /// read the cache as if they came next, and leave it as it was).
+    /// frames continue the cached ones, and the cache is extended by the first commitFrames of them (null: all; 0: the
+    /// frames read the cache as if they came next and leave it as it was; in between: the later frames, e.g. a frame in
+    /// the making, read the earlier ones without being kept).
     /// </summary>
-    public Tensor Forward(Tensor x, TokenLayout layout, SpaceTimeCache? cache = null, int? window = null, bool commit = true)
+    public Tensor Forward(Tensor x, TokenLayout layout, SpaceTimeCache? cache = null, int? window = null, int? commitFrames = null)
     {
         using var scope = Torch.NewDisposeScope();
         var shape = x.Shape;
@@ -311,6 +314,7 @@ public sealed class SpaceTimeTransformer : Module
         if (cache != null && window != null && cache.Window != window)
             throw new ArgumentException("pass the window when creating the cache, not to Forward");
         var (b, t) = (shape[0], shape[1]);
+        if (commitFrames is < 0 || commitFrames > t) throw new ArgumentOutOfRangeException(nameof(commitFrames), $"{commitFrames} of {t} frames");
         var device = x.Device;
         var r = Config.Registers;
         if (_registers != null) x = Torch.Cat([x, _registers.View(1, 1, r, Config.Dim).Expand(b, t, r, Config.Dim)], 2);
@@ -333,10 +337,10 @@ public sealed class SpaceTimeTransformer : Module
             TimeStart = timeStart,
             TimeCount = timeCount,
             Cache = cache,
-            CommitCache = commit,
+            CommitFrames = commitFrames,
         };
         for (var i = 0; i < _blocks.Count; i++) x = _blocks[i].Forward(x, ctx, i);
-        if (cache != null && commit) cache.Position += t;
+        if (cache != null) cache.Position += commitFrames ?? t;
         x = _outNorm.Forward(x);
         if (r > 0) x = x.Narrow(2, 0, layout.Slots);
         return x.MoveToOuterScope();

@@ -99,7 +99,7 @@ public sealed class DynamicsTests
         var parts = new List<Tensor>();
         for (var t = 0; t < 5; t++)
         {
-            if (t == 2) model.Forward(z.Narrow(1, t, 1) * 3, signal.Narrow(1, t, 1), step.Narrow(1, t, 1), actions.Narrow(1, t, 1), labeled.Narrow(1, t, 1), cache, commit: false);
+            if (t == 2) model.Forward(z.Narrow(1, t, 1) * 3, signal.Narrow(1, t, 1), step.Narrow(1, t, 1), actions.Narrow(1, t, 1), labeled.Narrow(1, t, 1), cache, commitFrames: 0);
             parts.Add(model.Forward(z.Narrow(1, t, 1), signal.Narrow(1, t, 1), step.Narrow(1, t, 1), actions.Narrow(1, t, 1), labeled.Narrow(1, t, 1), cache));
         }
         var cached = Torch.Cat(parts.ToArray(), 1);
@@ -277,6 +277,89 @@ public sealed class DynamicsTests
             foreach (var (name, p) in model.NamedParameters().Where(p => p.Name.StartsWith("head"))) p.Normal_(0, 5, init);
         var wild = Roll(11, 4);
         Assert.InRange(wild.Abs().Max().ToDouble(), 0.99, 1.0);
+    }
+
+    /// <summary>
+    /// The sampler defers each generated frame's cache pass into the next frame's first denoising step (K forwards per
+    /// frame instead of K + 1). Against the plain algorithm written out with one forward per pass: the same frames, with
+    /// context noise (the generator's draw order), previous-frame input (the carried base), unlabeled frames beside
+    /// labeled ones, rollouts longer than the cache window, and a context observed after generated frames.
+    /// </summary>
+    [Theory]
+    [InlineData(4)]
+    [InlineData(2)]
+    public void DeferredCachePassGivesThePlainSamplersFrames(int steps)
+    {
+        var config = Tiny with { PreviousInput = true, ContextNoise = 0.1 };
+        using var init = new Generator(21);
+        using var model = new DynamicsModel(config, Moves, new ParamOptions(Generator: init));
+        using (Torch.NoGrad())
+            foreach (var (_, p) in model.NamedParameters().Where(p => p.Name.StartsWith("head") || p.Name.StartsWith("previous_in")))
+                p.Normal_(0, 0.3, init);
+        model.Eval();
+        using var data = ActionWorld(2, 10, 7);
+        using var scope = Torch.NewDisposeScope();
+        using var noGrad = Torch.NoGrad();
+        var (z, actions, labeled) = data.Gather([0, 10], 9, Device.Cpu);
+        // Frames 3..8 generated (2 and 5 without an action), then frames 0..1 observed as new context, then two more.
+        var plan = new[] { 3, 4, 5, 6, 7, 8, -1, 3, 4 };
+        bool Unlabeled(int frame) => frame is 2 or 5;
+        Tensor? ActionOf(int frame) => Unlabeled(frame) ? null : actions.Narrow(1, frame, 1);
+        Tensor? LabelOf(int frame) => Unlabeled(frame) ? null : labeled.Narrow(1, frame, 1);
+
+        var produced = new List<Tensor>();
+        using (var sampler = new DynamicsSampler(model, steps, seed: 31))
+        {
+            sampler.Observe(z.Narrow(1, 0, 3), actions.Narrow(1, 0, 3), labeled.Narrow(1, 0, 3));
+            foreach (var frame in plan)
+            {
+                if (frame < 0) sampler.Observe(z.Narrow(1, 0, 2), actions.Narrow(1, 0, 2), labeled.Narrow(1, 0, 2));
+                else produced.Add(sampler.Next(ActionOf(frame), LabelOf(frame)));
+            }
+            Assert.Equal(3 + 6 + 2 + 2, sampler.Position);
+        }
+
+        var expected = new List<Tensor>();
+        using var g = new Generator(31);
+        using var cache = model.NewCache();
+        Tensor? previousBase = null;
+        var c = model.Config;
+        void Cache(Tensor frames, Tensor? a, Tensor? l)
+        {
+            var corrupted = DynamicsSampler.CorruptContext(frames, c.ContextNoise, g);
+            var t = frames.Size(1);
+            var signal = Torch.Full([2, t], c.ContextSignal, DType.Int64);
+            model.Forward(corrupted, signal, Torch.Full([2, t], DynamicsConfig.Log2(c.KMax), DType.Int64), a, l, cache, previousBase: previousBase);
+            previousBase = model.ResidualBase(corrupted.Narrow(1, t - 1, 1), signal.Narrow(1, t - 1, 1));
+        }
+        Cache(z.Narrow(1, 0, 3), actions.Narrow(1, 0, 3), labeled.Narrow(1, 0, 3));
+        foreach (var frame in plan)
+        {
+            if (frame < 0)
+            {
+                Cache(z.Narrow(1, 0, 2), actions.Narrow(1, 0, 2), labeled.Narrow(1, 0, 2));
+                continue;
+            }
+            var x = Torch.Randn([2, 1, 4, 3], g, DType.Float32, Device.Cpu);
+            var step = Torch.Full([2, 1], DynamicsConfig.Log2(steps), DType.Int64);
+            for (var i = 0; i < steps; i++)
+            {
+                var tau = (double)i / steps;
+                var predicted = model.Forward(x, Torch.Full([2, 1], i * (c.KMax / steps), DType.Int64), step, ActionOf(frame), LabelOf(frame), cache,
+                    commitFrames: 0, previousBase: previousBase).Clamp(-1, 1);
+                x = i == steps - 1 ? predicted : x + (predicted - x) * ((1.0 / steps) / (1 - tau));
+            }
+            Cache(x, ActionOf(frame), LabelOf(frame));
+            expected.Add(x);
+        }
+        Assert.Equal(3 + 6 + 2 + 2, cache.Position);
+        for (var i = 0; i < plan.Length - 1; i++)
+        {
+            var difference = (produced[i] - expected[i]).Abs().Max().ToDouble();
+            Assert.True(difference < 1e-5, $"generated frame {i}: {difference:E2} from the plain sampler's");
+        }
+        // The frames differ from one another: the comparison is not between constants.
+        Assert.True((produced[0] - produced[1]).Abs().Max().ToDouble() > 1e-3);
     }
 
     /// <summary>Context corruption mixes in exactly the configured noise fraction (not the 1/KMax grid step its label sits on); none leaves z as it is.</summary>
