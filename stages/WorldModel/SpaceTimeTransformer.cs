@@ -188,7 +188,8 @@ internal sealed class ForwardContext : IDisposable
     /// <summary>Space and time masks inverted: true where attention is not allowed.</summary>
     public required Tensor? SpaceBlocked { get; init; }
     public required Rope SpaceRope { get; init; }
-    public required Tensor TimeBlocked { get; init; }
+    /// <summary>Null when every query sees every key (a single frame: the cache holds only what it may see).</summary>
+    public required Tensor? TimeBlocked { get; init; }
     public required Rope TimeRope { get; init; }
     public required int TimeStart { get; init; }
     public required int TimeCount { get; init; }
@@ -200,7 +201,7 @@ internal sealed class ForwardContext : IDisposable
     {
         SpaceBlocked?.Dispose();
         SpaceRope.Dispose();
-        TimeBlocked.Dispose();
+        TimeBlocked?.Dispose();
         TimeRope.Dispose();
     }
 }
@@ -327,12 +328,13 @@ public sealed class SpaceTimeTransformer : Module
         var positions = new long[t];
         for (var i = 0; i < t; i++) positions[i] = start + i;
         using var spaceMask = layout.SpaceMask(r, device);
-        using var timeMask = TimeMasks.Causal(t, past + t, cache?.Window ?? window, device);
+        // One frame sees all it is given: the cache never holds more than the window.
+        using var timeMask = t == 1 ? null : TimeMasks.Causal(t, past + t, cache?.Window ?? window, device);
         using var ctx = new ForwardContext
         {
             SpaceBlocked = spaceMask?.LogicalNot(),
             SpaceRope = Rope.CreateAxial(rows, cols, Config.HeadDim, Config.RopeTheta, x.DType, device),
-            TimeBlocked = timeMask.LogicalNot(),
+            TimeBlocked = timeMask?.LogicalNot(),
             TimeRope = Rope.Create1D(positions, Config.HeadDim, Config.RopeTheta, x.DType, device),
             TimeStart = timeStart,
             TimeCount = timeCount,
