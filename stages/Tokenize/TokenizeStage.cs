@@ -171,19 +171,27 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
             {
                 var e = trainer.Evaluate(eval, training.EvalWindows);
                 var seconds = clock();
-                curve.Add(new JsonObject { ["step"] = r.Step, ["seconds"] = Math.Round(seconds, 1), ["psnr"] = e.Psnr, ["ssim"] = e.Ssim, ["mse"] = e.Mse, ["train_mse"] = r.Mse });
-                _log.LogInformation("step {Step}: validation PSNR {Psnr:0.00} dB, SSIM {Ssim:0.0000} ({Frames} frames), train mse {Mse:0.00000}, {Seconds:0}s",
-                    r.Step, e.Psnr, e.Ssim, e.Frames, r.Mse, seconds);
+                var point = CurvePoint(r.Step, seconds, e);
+                point["train_mse"] = r.Mse;
+                curve.Add(point);
+                _log.LogInformation("step {Step}: validation PSNR {Psnr:0.00} dB, SSIM {Ssim:0.0000} ({Frames} frames), temporal PSNR {Temporal:0.00} dB " +
+                    "(copy-last PSNR raw {RawChange:0.00}, decoded {DecodedChange:0.00}), train mse {Mse:0.00000}, {Seconds:0}s",
+                    r.Step, e.Psnr, e.Ssim, e.Frames, e.TemporalPsnr, e.RawChangePsnr, e.DecodedChangePsnr, r.Mse, seconds);
             }
             return (r.Step, $"mse {r.Mse:0.00000} loss {r.Loss:0.000}");
         }, seconds => SaveAsync(checkpoints, trainer, curve, seconds), afterStep, ct).ConfigureAwait(false);
         if (curve.Count == 0 || curve[^1]!["step"]!.GetValue<long>() != trainer.Step)
         {
-            var e = trainer.Evaluate(eval, training.EvalWindows);
-            curve.Add(new JsonObject { ["step"] = trainer.Step, ["seconds"] = Math.Round(trainSeconds, 1), ["psnr"] = e.Psnr, ["ssim"] = e.Ssim, ["mse"] = e.Mse });
+            curve.Add(CurvePoint(trainer.Step, trainSeconds, trainer.Evaluate(eval, training.EvalWindows)));
         }
         return await WriteModelAsync(trainer, eval, curve, trainSeconds, work.Token).ConfigureAwait(false);
     }
+
+    private static JsonObject CurvePoint(long step, double seconds, EvalResult e) => new()
+    {
+        ["step"] = step, ["seconds"] = Math.Round(seconds, 1), ["psnr"] = e.Psnr, ["ssim"] = e.Ssim, ["mse"] = e.Mse,
+        ["temporal_psnr"] = e.TemporalPsnr, ["raw_change_psnr"] = e.RawChangePsnr, ["decoded_change_psnr"] = e.DecodedChangePsnr,
+    };
 
     /// <summary>Writes a complete checkpoint even while cancellation is pending: never half a checkpoint.</summary>
     private Task SaveAsync(CheckpointStore checkpoints, TokenizerTrainer trainer, JsonArray curve, double trainSeconds)
@@ -223,6 +231,9 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
             ["train_frames"] = data.TrainFrames,
             ["validation_frames"] = data.All.Count - data.TrainFrames,
         };
+        // A curve resumed from a checkpoint written before these metrics existed lacks them.
+        foreach (var key in new[] { "temporal_psnr", "raw_change_psnr", "decoded_change_psnr" })
+            if (last[key] is { } value) metrics[key] = value.GetValue<double>();
         var evalJson = new JsonObject
         {
             ["split"] = data.Validation.Count > 0 ? FramesTable.ValidationSplit : FramesTable.TrainSplit,

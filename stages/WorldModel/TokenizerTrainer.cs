@@ -85,8 +85,36 @@ public sealed class NonFiniteLossException(long step, string detail)
 
 public readonly record struct TrainStepResult(long Step, double Loss, double Mse, double Perceptual, double GradNorm, double LearningRate);
 
-/// <summary>Mean per-frame PSNR (dB) and SSIM over the evaluated validation frames.</summary>
-public sealed record EvalResult(double Psnr, double Ssim, double Mse, int Frames);
+/// <summary>
+/// Mean per-frame PSNR (dB) and SSIM over the evaluated validation frames, and how faithfully reconstructions change from
+/// one frame to the next (pooled over consecutive pairs, PSNR with peak 1): TemporalPsnr scores the decoded change against
+/// the true change (low: flicker or motion lost), RawChangePsnr and DecodedChangePsnr are the copy-last-frame PSNR of the
+/// originals and of the reconstructions (decoded above raw: the tokenizer smooths motion away; below: it flickers).
+/// </summary>
+public sealed record EvalResult(double Psnr, double Ssim, double Mse, int Frames, double TemporalPsnr, double RawChangePsnr, double DecodedChangePsnr);
+
+/// <summary>Squared errors of frame-to-frame change, summed over consecutive pairs (each pair's mean over pixels).</summary>
+public readonly record struct TemporalChange(double Temporal, double Raw, double Decoded, long Pairs)
+{
+    public static TemporalChange operator +(TemporalChange a, TemporalChange b) =>
+        new(a.Temporal + b.Temporal, a.Raw + b.Raw, a.Decoded + b.Decoded, a.Pairs + b.Pairs);
+
+    /// <summary>decoded and original [B, T, ...] in [0, 1]: the pairs (t, t + 1) of every window.</summary>
+    public static TemporalChange Of(Tensor decoded, Tensor original)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var (b, t) = (original.Size(0), original.Size(1));
+        if (t < 2) return default;
+        Tensor Change(Tensor x) => x.Narrow(1, 1, t - 1) - x.Narrow(1, 0, t - 1);
+        double Sum(Tensor squared) => squared.Reshape(b * (t - 1), -1).Mean(1).Sum().ToDouble();
+        var raw = Change(original);
+        var dec = Change(decoded);
+        return new TemporalChange(Sum((dec - raw).Square()), Sum(raw.Square()), Sum(dec.Square()), b * (t - 1));
+    }
+
+    /// <summary>PSNR (peak 1) of a pooled sum; a zero error reads 100 dB, as ImageMetrics.Psnr caps it.</summary>
+    public double Psnr(double sum) => Pairs == 0 ? double.NaN : -10 * Math.Log10(Math.Max(sum / Pairs, 1e-10));
+}
 
 /// <summary>
 /// The tokenizer training loop on an in-memory <see cref="FrameSet"/>: windows of consecutive frames,
@@ -206,6 +234,7 @@ public sealed class TokenizerTrainer : ICheckpointedTrainer, IDisposable
         model.Eval();
         double psnr = 0, ssim = 0, mse = 0;
         var frames = 0;
+        var change = default(TemporalChange);
         for (var i = 0; i < starts.Length; i += batchSize)
         {
             using var scope = Torch.NewDisposeScope();
@@ -218,9 +247,11 @@ public sealed class TokenizerTrainer : ICheckpointedTrainer, IDisposable
             ssim += ImageMetrics.Ssim(a, b).Sum().ToDouble();
             mse += (a - b).Square().Mean(new long[] { 1, 2, 3 }).Sum().ToDouble();
             frames += (int)a.Size(0);
+            change += TemporalChange.Of(recon, x);
         }
         model.Train();
-        return new EvalResult(psnr / frames, ssim / frames, mse / frames, frames);
+        return new EvalResult(psnr / frames, ssim / frames, mse / frames, frames,
+            change.Psnr(change.Temporal), change.Psnr(change.Raw), change.Psnr(change.Decoded));
     }
 
     /// <summary>Non-overlapping windows, evenly spaced: the same ones every evaluation.</summary>

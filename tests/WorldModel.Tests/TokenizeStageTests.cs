@@ -145,6 +145,9 @@ public sealed class TokenizeStageTests(TokenizedStore tokenized) : IClassFixture
         Assert.Equal(fixture.FramesId, Assert.Single(manifest.Inputs).ArtifactId);
         Assert.Equal(12, manifest.Metrics["train_steps"]);
         Assert.InRange(manifest.Metrics["psnr"], 5, 60);
+        Assert.InRange(manifest.Metrics["temporal_psnr"], 5, 100);
+        Assert.InRange(manifest.Metrics["raw_change_psnr"], 5, 100);
+        Assert.InRange(manifest.Metrics["decoded_change_psnr"], 5, 100);
         Assert.Equal("tiny", manifest.Config["Preset"]!.GetValue<string>());
 
         var prefix = StorePaths.ArtifactPrefix(TokenizeStage.StageName, result.ArtifactId);

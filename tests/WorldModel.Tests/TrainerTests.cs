@@ -20,6 +20,34 @@ public sealed class TrainerTests
         var after = trainer.Evaluate(data, 8);
         Assert.True(mse.TakeLast(10).Average() < 0.5 * mse.Take(10).Average(), $"training mse {mse.Take(10).Average():0.0000} -> {mse.TakeLast(10).Average():0.0000}");
         Assert.True(after.Psnr > before.Psnr + 3, $"PSNR {before.Psnr:0.00} -> {after.Psnr:0.00}");
+        // The originals' own frame-to-frame change does not depend on the model; the decoded change follows it better once trained.
+        Assert.Equal(before.RawChangePsnr, after.RawChangePsnr, 9);
+        Assert.InRange(after.RawChangePsnr, 5, 60);
+        Assert.True(after.TemporalPsnr > before.TemporalPsnr, $"temporal PSNR {before.TemporalPsnr:0.00} -> {after.TemporalPsnr:0.00}");
+    }
+
+    /// <summary>
+    /// Frame-to-frame change by hand: still originals (0.5) against reconstructions alternating 0.4 / 0.6 (a flicker of
+    /// 0.2), and a reconstruction that moves exactly as the originals do (a constant offset, no temporal error).
+    /// </summary>
+    [Fact]
+    public void TemporalChangeScoresFlickerAndFaithfulMotion()
+    {
+        using var scope = Torch.NewDisposeScope();
+        var still = Torch.Full([2, 3, 4, 4, 3], 0.5);
+        var flicker = Torch.Cat([Torch.Full([2, 1, 4, 4, 3], 0.4), Torch.Full([2, 1, 4, 4, 3], 0.6), Torch.Full([2, 1, 4, 4, 3], 0.4)], 1);
+        var c = TemporalChange.Of(flicker, still);
+        Assert.Equal(4, c.Pairs);
+        Assert.Equal(100, c.Psnr(c.Raw), 6);                            // nothing moves: capped
+        Assert.Equal(-10 * Math.Log10(0.04), c.Psnr(c.Decoded), 4);     // change 0.2 everywhere: 13.98 dB
+        Assert.Equal(-10 * Math.Log10(0.04), c.Psnr(c.Temporal), 4);
+
+        var ramp = Torch.Arange(0, 3).To(DType.Float32).View(1, 3, 1, 1, 1).Expand(2, 3, 4, 4, 3) * 0.1 + 0.2;
+        var offset = TemporalChange.Of(ramp + 0.05, ramp);
+        Assert.Equal(100, offset.Psnr(offset.Temporal), 4);             // same change, only shifted in level
+        Assert.Equal(20, offset.Psnr(offset.Raw), 4);                   // 0.1 per frame: 20 dB
+        Assert.Equal(offset.Raw, offset.Decoded, 6);
+        Assert.Equal(0, TemporalChange.Of(ramp.Narrow(1, 0, 1), ramp.Narrow(1, 0, 1)).Pairs);
     }
 
     [Fact]
