@@ -9,6 +9,7 @@ var benchmarks = new Dictionary<string, (string Description, Func<string[], Task
     ["tokenize"] = ("tokenizer training frames/s and MFU vs the measured matmul peak; encoding frames/s", TokenizeBench.RunAsync),
     ["storage"] = ("blob store throughput vs curl (Azurite) and cp (local), listing", StorageBench.RunAsync),
     ["dynamics"] = ("world model play frames/s at K=4 (batch 1 and batched), training MFU vs the matmul peak", DynamicsBench.RunAsync),
+    ["scroll"] = ("can the dynamics preset learn a scrolling view: one-step error on a synthetic world vs copying and the mean", ScrollBench.RunAsync),
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var bench))
