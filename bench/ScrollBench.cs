@@ -24,8 +24,8 @@ public static class ScrollBench
         var preset = DynamicsPresets.Get(options.Preset);
         var steps = options.Quick ? 200 : 1000;
         var field = Field(new Random(5));
-        using var train = World(field, 60, 200, seed: 1);
-        using var validation = World(field, 16, Context + 1, seed: 2);
+        using var train = Walks(field, 60, 200, seed: 1);
+        using var validation = Walks(field, 16, Context + 1, seed: 2);
         IReadOnlyList<ActionComponentSpec> space = [new ActionComponentSpec("command", ActionKind.Categorical, ["noop", "left", "right", "up", "down"])];
         var config = preset.Model with
         {
@@ -39,22 +39,24 @@ public static class ScrollBench
         var report = new BenchReport($"bench scroll: one-step latent MSE after a clean context, preset {options.Preset} (field variance {variance:0.000})")
             .Columns("step", "seconds", "move: model", "move: shuffled actions", "move: copy", "still: model", "still: shuffled actions");
         var clock = Stopwatch.StartNew();
-        Probe last = Measure(trainer.Model, validation, config);
-        report.Row("0", "0", $"{last.Move:0.0000}", $"{last.MoveShuffled:0.0000}", $"{last.MoveCopy:0.0000}", $"{last.Still:0.0000}", $"{last.StillShuffled:0.0000}");
+        var last = Measure(trainer.Model, validation);
+        Row(0, last);
         while (!trainer.Done)
         {
             var step = trainer.TrainStep().Step;
             if (step * 4 % steps != 0) continue;
             // The raw weights: what the optimiser has reached (the preset's weight average trails them early in a run).
-            last = Measure(trainer.Model, validation, config);
-            report.Row($"{step}", $"{clock.Elapsed.TotalSeconds:0}", $"{last.Move:0.0000}", $"{last.MoveShuffled:0.0000}", $"{last.MoveCopy:0.0000}",
-                $"{last.Still:0.0000}", $"{last.StillShuffled:0.0000}");
+            last = Measure(trainer.Model, validation);
+            Row(step, last);
         }
         // A model that reads its action and the last frame predicts 7 of 8 latents of a move exactly, and a still frame entirely.
         report.Goal("scroll_move_error_vs_mean", last.Move / variance, "<=0.5");
         report.Goal("scroll_still_error_vs_mean", last.Still / variance, "<=0.1");
         report.Print();
         return Task.FromResult(0);
+
+        void Row(long step, Probe p) => report.Row($"{step}", $"{clock.Elapsed.TotalSeconds:0}", $"{p.Move:0.0000}", $"{p.MoveShuffled:0.0000}",
+            $"{p.MoveCopy:0.0000}", $"{p.Still:0.0000}", $"{p.StillShuffled:0.0000}");
     }
 
     private static float[] Field(Random random)
@@ -65,7 +67,7 @@ public static class ScrollBench
     }
 
     /// <summary>Episodes of a view walking the field: half the steps a move (left, right, up, down by one latent), half noop.</summary>
-    private static LatentSet World(float[] field, int episodes, int length, int seed)
+    private static LatentSet Walks(float[] field, int episodes, int length, int seed)
     {
         var random = new Random(seed);
         var n = episodes * length;
@@ -97,7 +99,7 @@ public static class ScrollBench
     private readonly record struct Probe(double Move, double MoveShuffled, double MoveCopy, double Still, double StillShuffled);
 
     /// <summary>The last frame of every validation episode from pure noise in one step, after its clean context.</summary>
-    private static Probe Measure(DynamicsModel model, LatentSet validation, DynamicsConfig config)
+    private static Probe Measure(DynamicsModel model, LatentSet validation)
     {
         using var scope = Torch.NewDisposeScope();
         using var noGrad = Torch.NoGrad();
@@ -107,7 +109,7 @@ public static class ScrollBench
         var (z, actions, labeled) = validation.Gather(starts, Context + 1, Device.Cpu);
         var b = starts.Length;
         var signal = Torch.Cat([Torch.Full([b, Context], model.Config.ContextSignal, DType.Int64), Torch.Full([b, 1], 0, DType.Int64)], 1);
-        var step = Torch.Full([b, Context + 1], DynamicsConfig.Log2(config.KMax), DType.Int64);
+        var step = Torch.Full([b, Context + 1], DynamicsConfig.Log2(model.Config.KMax), DType.Int64);
         using var generator = new Generator(3);
         var noisy = Torch.Cat([z.Narrow(1, 0, Context), Torch.Randn([b, 1, Rows * Cols, Dim], generator, DType.Float32, Device.Cpu)], 1);
         var truth = z.Narrow(1, Context, 1);

@@ -187,11 +187,18 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
         return await WriteModelAsync(trainer, eval, curve, trainSeconds, work.Token).ConfigureAwait(false);
     }
 
-    private static JsonObject CurvePoint(long step, double seconds, EvalResult e) => new()
+    /// <summary>Curve keys of the frame-to-frame measures, carried into the artifact's metrics.</summary>
+    private static readonly string[] TemporalKeys = ["temporal_psnr", "raw_change_psnr", "decoded_change_psnr"];
+
+    private static JsonObject CurvePoint(long step, double seconds, EvalResult e)
     {
-        ["step"] = step, ["seconds"] = Math.Round(seconds, 1), ["psnr"] = e.Psnr, ["ssim"] = e.Ssim, ["mse"] = e.Mse,
-        ["temporal_psnr"] = e.TemporalPsnr, ["raw_change_psnr"] = e.RawChangePsnr, ["decoded_change_psnr"] = e.DecodedChangePsnr,
-    };
+        var point = new JsonObject { ["step"] = step, ["seconds"] = Math.Round(seconds, 1), ["psnr"] = e.Psnr, ["ssim"] = e.Ssim, ["mse"] = e.Mse };
+        // Windows of one frame have no frame-to-frame change to score (NaN, which JSON cannot hold).
+        double[] temporal = [e.TemporalPsnr, e.RawChangePsnr, e.DecodedChangePsnr];
+        for (var i = 0; i < TemporalKeys.Length; i++)
+            if (double.IsFinite(temporal[i])) point[TemporalKeys[i]] = temporal[i];
+        return point;
+    }
 
     /// <summary>Writes a complete checkpoint even while cancellation is pending: never half a checkpoint.</summary>
     private Task SaveAsync(CheckpointStore checkpoints, TokenizerTrainer trainer, JsonArray curve, double trainSeconds)
@@ -231,8 +238,8 @@ internal sealed class TokenizeRun(StageContext ctx, IBlobStore store, TokenizeSe
             ["train_frames"] = data.TrainFrames,
             ["validation_frames"] = data.All.Count - data.TrainFrames,
         };
-        // A curve resumed from a checkpoint written before these metrics existed lacks them.
-        foreach (var key in new[] { "temporal_psnr", "raw_change_psnr", "decoded_change_psnr" })
+        // Absent from a curve resumed from a checkpoint written before these metrics existed, or of one-frame windows.
+        foreach (var key in TemporalKeys)
             if (last[key] is { } value) metrics[key] = value.GetValue<double>();
         var evalJson = new JsonObject
         {

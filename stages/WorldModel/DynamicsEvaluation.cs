@@ -107,7 +107,7 @@ public static class DynamicsEvaluation
         var n = a.Size(0) * a.Size(1);
         var perWindow = ImageMetrics.Psnr(a.Reshape(n, -1), b.Reshape(n, -1));
         var pooledMse = (perWindow * (-Math.Log(10) / 10)).Exp().Mean().ToDouble();
-        return (perWindow.Mean().ToDouble(), -10 * Math.Log10(pooledMse));
+        return (perWindow.Mean().ToDouble(), ImageMetrics.PsnrOfMse(pooledMse));
     }
 
     /// <summary>

@@ -124,6 +124,8 @@ public sealed class DynamicsSampler : IDisposable
         var c = _model.Config;
         var device = Device;
         var b = action?.Size(0) ?? Batch ?? throw new InvalidOperationException("without an action the batch size comes from Observe; call Observe first");
+        if (Batch is { } rollouts && b != rollouts)
+            throw new ArgumentException($"an action for {b} rollouts, but {rollouts} are being sampled (the batch of the last Observe)", nameof(action));
         var shape = new long[] { b, 1, c.LatentTokens, c.LatentDim };
         var z = Torch.Randn(shape, _generator, DType.Float32, device);
         var stepIndex = DynamicsConfig.Log2(Steps);

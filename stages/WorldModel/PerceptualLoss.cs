@@ -34,14 +34,20 @@ public static class PerceptualLosses
 /// <summary>Image quality measures shared by the losses and the evaluation.</summary>
 public static class ImageMetrics
 {
+    /// <summary>Smallest mean squared error PSNR counts: exact copies read 100 dB.</summary>
+    public const double MinMse = 1e-10;
+
     /// <summary>Per-image PSNR in dB of [N, ...] images in [0, 1] (capped at 100 dB for exact copies).</summary>
     public static Tensor Psnr(Tensor prediction, Tensor target)
     {
         using var scope = Torch.NewDisposeScope();
         var n = prediction.Size(0);
-        var mse = (prediction - target).Square().Reshape(n, -1).Mean(1).Clamp(1e-10, null);
+        var mse = (prediction - target).Square().Reshape(n, -1).Mean(1).Clamp(MinMse, null);
         return (mse.Log() * (-10 / Math.Log(10))).MoveToOuterScope();
     }
+
+    /// <summary>PSNR in dB (peak 1) of a mean squared error, capped as the per-image one.</summary>
+    public static double PsnrOfMse(double mse) => -10 * Math.Log10(Math.Max(mse, MinMse));
 
     /// <summary>1-D Gaussian window (sums to 1).</summary>
     public static float[] Gaussian(int size, double sigma)

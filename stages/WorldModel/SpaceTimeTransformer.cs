@@ -315,7 +315,7 @@ public sealed class SpaceTimeTransformer : Module
         if (cache != null && window != null && cache.Window != window)
             throw new ArgumentException("pass the window when creating the cache, not to Forward");
         var (b, t) = (shape[0], shape[1]);
-        if (commitFrames is < 0 || commitFrames > t) throw new ArgumentOutOfRangeException(nameof(commitFrames), $"{commitFrames} of {t} frames");
+        if (commitFrames is < 0 || commitFrames > t) throw new ArgumentOutOfRangeException(nameof(commitFrames), $"commitFrames must lie in [0, {t}] for {t} frames (got {commitFrames})");
         var device = x.Device;
         var r = Config.Registers;
         if (_registers != null) x = Torch.Cat([x, _registers.View(1, 1, r, Config.Dim).Expand(b, t, r, Config.Dim)], 2);

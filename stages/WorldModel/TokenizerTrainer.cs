@@ -89,7 +89,8 @@ public readonly record struct TrainStepResult(long Step, double Loss, double Mse
 /// Mean per-frame PSNR (dB) and SSIM over the evaluated validation frames, and how faithfully reconstructions change from
 /// one frame to the next (pooled over consecutive pairs, PSNR with peak 1): TemporalPsnr scores the decoded change against
 /// the true change (low: flicker or motion lost), RawChangePsnr and DecodedChangePsnr are the copy-last-frame PSNR of the
-/// originals and of the reconstructions (decoded above raw: the tokenizer smooths motion away; below: it flickers).
+/// originals and of the reconstructions (decoded above raw: the tokenizer smooths motion away; below: it flickers); NaN
+/// when the windows hold one frame each.
 /// </summary>
 public sealed record EvalResult(double Psnr, double Ssim, double Mse, int Frames, double TemporalPsnr, double RawChangePsnr, double DecodedChangePsnr);
 
@@ -113,7 +114,7 @@ public readonly record struct TemporalChange(double Temporal, double Raw, double
     }
 
     /// <summary>PSNR (peak 1) of a pooled sum; a zero error reads 100 dB, as ImageMetrics.Psnr caps it.</summary>
-    public double Psnr(double sum) => Pairs == 0 ? double.NaN : -10 * Math.Log10(Math.Max(sum / Pairs, 1e-10));
+    public double Psnr(double sum) => Pairs == 0 ? double.NaN : ImageMetrics.PsnrOfMse(sum / Pairs);
 }
 
 /// <summary>

@@ -317,7 +317,14 @@ public sealed class DynamicsTests
                 else produced.Add(sampler.Next(ActionOf(frame), LabelOf(frame)));
             }
             Assert.Equal(3 + 6 + 2 + 2, sampler.Position);
+            // Bad input: an action for another number of rollouts than the context's, a cache commit beyond the frames given.
+            var one = Assert.Throws<ArgumentException>(() => sampler.Next(actions.Narrow(0, 0, 1).Narrow(1, 3, 1), labeled.Narrow(0, 0, 1).Narrow(1, 3, 1)));
+            Assert.Contains("1 rollouts, but 2", one.Message);
+            Assert.Equal(3 + 6 + 2 + 2, sampler.Position);
         }
+        using (var spare = model.NewCache())
+            Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(z.Narrow(1, 0, 2), Torch.Full([2, 2], 1, DType.Int64), Torch.Full([2, 2], 2, DType.Int64),
+                actions.Narrow(1, 0, 2), labeled.Narrow(1, 0, 2), spare, commitFrames: 3));
 
         var expected = new List<Tensor>();
         using var g = new Generator(31);

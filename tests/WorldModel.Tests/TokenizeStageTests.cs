@@ -284,6 +284,18 @@ public sealed class TokenizeStageTests(TokenizedStore tokenized) : IClassFixture
     }
 
     [Fact]
+    public async Task OneFrameWindowsCommitWithoutFrameToFrameMetrics()
+    {
+        using var fixture = new FramesStore(episodes: 1, steps: 6);
+        var result = await TokenizeStage.RunAsync(Context(Args(fixture.Root, "--set", "Tokenizer:SequenceLength=1", "--set", "Tokenizer:Steps=4",
+            "--set", "Tokenizer:EvalEvery=2")));
+        using var store = fixture.Open();
+        var manifest = (await new ArtifactCatalog(store).TryGetAsync(TokenizeStage.StageName, result.ArtifactId))!.Manifest;
+        Assert.InRange(manifest.Metrics["psnr"], 5, 60);
+        Assert.False(manifest.Metrics.ContainsKey("temporal_psnr"));
+    }
+
+    [Fact]
     public async Task UnknownPresetIsABadConfiguration()
     {
         using var fixture = new FramesStore(episodes: 1, steps: 4);
