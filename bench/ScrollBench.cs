@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Dreamer.Torch;
+using Dreamer.Hosting;
+using Dreamer.Stages.TrainDynamics;
 using Dreamer.WorldModel;
 
 namespace Dreamer.Bench;
@@ -7,12 +9,16 @@ namespace Dreamer.Bench;
 using Torch = Dreamer.Torch.Torch;
 
 /// <summary>
-/// `./dreamer bench scroll [--quick] [--preset tiny|small|base] [--threads N]`: can the dynamics preset learn a scrolling
-/// view? A synthetic world of latents (a 4 x 8 grid of 16-value latents, as the small tokenizer lays them out, cut from a
-/// fixed random field) moves by one latent per move action and stays put otherwise, so after a clean context the next frame
-/// is a copy or a one-latent shift, given the action. The preset trains on it as train-dynamics would; every quarter of the
-/// run (quick: 200 steps, else 1000) the frame after 9 clean frames is predicted in one step from pure noise, and its error is
-/// set against copying the last frame and against the field's variance (what predicting the mean scores).
+/// `./dreamer bench scroll [--quick] [--preset tiny|small|base] [--threads N] [--points N] [--walk mixed|horizontal|right|drift]
+/// [--set TrainDynamics:Key=Value ...]`: can the dynamics preset learn a scrolling view? A synthetic world of latents (a 4 x 8
+/// grid of 16-value latents, as the small tokenizer lays them out, cut from a fixed random field that wraps around) moves by
+/// one latent per move action and stays put otherwise, so after a clean context the next frame is a copy or a one-latent
+/// shift, given the action. The preset trains on it as train-dynamics would; every quarter of the run (quick: 200 steps,
+/// else 1000; --points N: every 1/N) the frame after 9 clean frames is predicted in one step from pure noise, and its error
+/// is set against copying the last frame and against the field's variance (what predicting the mean scores). `--set` takes
+/// the train-dynamics stage's keys (TrainDynamics:Steps, TrainDynamics:Device=cuda, TrainDynamics:Model:PreviousInput, ...);
+/// `--walk` picks controls: horizontal (left and right only), right (rightwards only) and drift (always rightwards, so no
+/// action is needed).
 /// </summary>
 public static class ScrollBench
 {
@@ -21,30 +27,51 @@ public static class ScrollBench
     public static Task<int> RunAsync(string[] args)
     {
         if (ModelBenchOptions.Parse("scroll", args, DynamicsPresets.Names, defaultThreads: 1) is not { } options) return Task.FromResult(2);
-        var preset = DynamicsPresets.Get(options.Preset);
-        var steps = options.Quick ? 200 : 1000;
-        var field = Field(new Random(5));
-        using var train = Walks(field, 60, 200, seed: 1);
-        using var validation = Walks(field, 16, Context + 1, seed: 2);
-        IReadOnlyList<ActionComponentSpec> space = [new ActionComponentSpec("command", ActionKind.Categorical, ["noop", "left", "right", "up", "down"])];
-        var config = preset.Model with
+        var sets = new List<string> { $"TrainDynamics:Preset={options.Preset}", $"TrainDynamics:Steps={(options.Quick ? 200 : 1000)}" };
+        for (var i = 0; i + 1 < args.Length; i++)
+            if (args[i] == "--set") sets.Add(args[i + 1]);
+        TrainDynamicsSection section;
+        try
         {
-            LatentTokens = Rows * Cols, LatentDim = Dim, LatentGridCols = preset.GridPositions ? Cols : 0, ContextNoise = 0,
-        };
-        var training = preset.Training with { Steps = steps };
-        Console.Error.WriteLine($"bench scroll: preset {options.Preset}, {steps} steps of {training.BatchSize}x{training.SequenceLength} frames, {options.Threads} threads");
-        using var trainer = new DynamicsTrainer(config, space, training, train, 1);
+            section = StageConfiguration.Load<TrainDynamicsConfig>(new ConfigSources(null, sets), new Dictionary<string, string?>()).TrainDynamics;
+        }
+        catch (StageInputException e)
+        {
+            Console.Error.WriteLine($"bench scroll: {e.Message}");
+            return Task.FromResult(2);
+        }
+        var (resolved, training) = section.Resolve(Rows * Cols, Dim, Cols);
+        var config = resolved with { ContextNoise = 0 };
+        var steps = training.Steps;
+        // Measured at every 1/points of the run (--points, default 4).
+        var points = int.TryParse(args.SkipWhile(a => a != "--points").Skip(1).FirstOrDefault(), out var n) && n > 0 ? n : 4;
+        var device = Device.Parse(section.Device);
+        var field = Field(new Random(5));
+        // --walk: mixed (the bench: half the steps a move in one of four directions), horizontal (left or right), right (one
+        // direction, still gated by the action) or drift (always right: no action needed); the view wraps around the field.
+        var walk = args.SkipWhile(a => a != "--walk").Skip(1).FirstOrDefault() ?? "mixed";
+        if (walk is not ("mixed" or "horizontal" or "right" or "drift"))
+        {
+            Console.Error.WriteLine($"bench scroll: --walk {walk}: expected mixed, horizontal, right or drift");
+            return Task.FromResult(2);
+        }
+        using var train = Walks(field, 60, 200, seed: 1, walk);
+        using var validation = Walks(field, 128, Context + 1, seed: 2, walk);
+        IReadOnlyList<ActionComponentSpec> space = [new ActionComponentSpec("command", ActionKind.Categorical, ["noop", "left", "right", "up", "down"])];
+        Console.Error.WriteLine($"bench scroll: preset {options.Preset}, {steps} steps of {training.BatchSize}x{training.SequenceLength} frames on {device}, {options.Threads} threads");
+        using var trainer = new DynamicsTrainer(config, space, training, train, (ulong)section.Seed, device);
         var variance = field.Select(v => (double)v * v).Average() - Math.Pow(field.Average(v => (double)v), 2);
 
         var report = new BenchReport($"bench scroll: one-step latent MSE after a clean context, preset {options.Preset} (field variance {variance:0.000})")
-            .Columns("step", "seconds", "move: model", "move: shuffled actions", "move: copy", "still: model", "still: shuffled actions");
+            .Columns("step", "seconds", "move: model", "move: shuffled actions", "move: copy", "still: model", "still: shuffled actions",
+                "move: left / right / up / down");
         var clock = Stopwatch.StartNew();
         var last = Measure(trainer.Model, validation);
         Row(0, last);
         while (!trainer.Done)
         {
             var step = trainer.TrainStep().Step;
-            if (step * 4 % steps != 0) continue;
+            if (step * points % steps != 0) continue;
             // The raw weights: what the optimiser has reached (the preset's weight average trails them early in a run).
             last = Measure(trainer.Model, validation);
             Row(step, last);
@@ -55,8 +82,14 @@ public static class ScrollBench
         report.Print();
         return Task.FromResult(0);
 
-        void Row(long step, Probe p) => report.Row($"{step}", $"{clock.Elapsed.TotalSeconds:0}", $"{p.Move:0.0000}", $"{p.MoveShuffled:0.0000}",
-            $"{p.MoveCopy:0.0000}", $"{p.Still:0.0000}", $"{p.StillShuffled:0.0000}");
+        void Row(long step, Probe p)
+        {
+            string[] cells = [$"{step}", $"{clock.Elapsed.TotalSeconds:0}", $"{p.Move:0.0000}", $"{p.MoveShuffled:0.0000}",
+                $"{p.MoveCopy:0.0000}", $"{p.Still:0.0000}", $"{p.StillShuffled:0.0000}", string.Join(" / ", p.ByDirection.Select(e => double.IsNaN(e) ? "-" : $"{e:0.000}"))];
+            report.Row(cells);
+            // As it goes too: a long run shows its curve before the table.
+            Console.Error.WriteLine("bench scroll: " + string.Join("  ", cells));
+        }
     }
 
     private static float[] Field(Random random)
@@ -67,7 +100,7 @@ public static class ScrollBench
     }
 
     /// <summary>Episodes of a view walking the field: half the steps a move (left, right, up, down by one latent), half noop.</summary>
-    private static LatentSet Walks(float[] field, int episodes, int length, int seed)
+    private static LatentSet Walks(float[] field, int episodes, int length, int seed, string walk)
     {
         var random = new Random(seed);
         var n = episodes * length;
@@ -84,19 +117,26 @@ public static class ScrollBench
                 ids[row] = e;
                 labeled[row] = true;
                 for (var r = 0; r < Rows; r++)
-                    Array.Copy(field, ((y + r) * FieldSide + x) * Dim, z, (row * Rows + r) * Cols * Dim, Cols * Dim);
-                var action = random.NextDouble() < 0.5 ? 0 : 1 + random.Next(4);
+                    for (var c = 0; c < Cols; c++)
+                        Array.Copy(field, ((y + r) % FieldSide * FieldSide + (x + c) % FieldSide) * Dim, z, ((row * Rows + r) * Cols + c) * Dim, Dim);
+                var action = walk switch
+                {
+                    "drift" => 2,
+                    "right" => random.NextDouble() < 0.5 ? 0 : 2,
+                    "horizontal" => random.NextDouble() < 0.5 ? 0 : 1 + random.Next(2),
+                    _ => random.NextDouble() < 0.5 ? 0 : 1 + random.Next(4),
+                };
                 actions[row] = action;
-                if (action == 1 && x > 0) x--;
-                if (action == 2 && x < FieldSide - Cols) x++;
-                if (action == 3 && y > 0) y--;
-                if (action == 4 && y < FieldSide - Rows) y++;
+                if (action == 1) x = (x + FieldSide - 1) % FieldSide;
+                if (action == 2) x = (x + 1) % FieldSide;
+                if (action == 3) y = (y + FieldSide - 1) % FieldSide;
+                if (action == 4) y = (y + 1) % FieldSide;
             }
         }
         return new LatentSet(Tensor.From<float>(z.AsSpan(), n, Rows * Cols, Dim), actions, labeled, ids, 1);
     }
 
-    private readonly record struct Probe(double Move, double MoveShuffled, double MoveCopy, double Still, double StillShuffled);
+    private readonly record struct Probe(double Move, double MoveShuffled, double MoveCopy, double Still, double StillShuffled, double[] ByDirection);
 
     /// <summary>The last frame of every validation episode from pure noise in one step, after its clean context.</summary>
     private static Probe Measure(DynamicsModel model, LatentSet validation)
@@ -106,24 +146,28 @@ public static class ScrollBench
         var wasTraining = model.Training;
         model.Eval();
         var starts = validation.WindowStarts(Context + 1, Context + 1);
-        var (z, actions, labeled) = validation.Gather(starts, Context + 1, Device.Cpu);
+        var device = model.Parameters().First().Device;
+        var (z, actions, labeled) = validation.Gather(starts, Context + 1, device);
         var b = starts.Length;
-        var signal = Torch.Cat([Torch.Full([b, Context], model.Config.ContextSignal, DType.Int64), Torch.Full([b, 1], 0, DType.Int64)], 1);
-        var step = Torch.Full([b, Context + 1], DynamicsConfig.Log2(model.Config.KMax), DType.Int64);
+        var signal = Torch.Cat([Torch.Full([b, Context], model.Config.ContextSignal, DType.Int64), Torch.Full([b, 1], 0, DType.Int64)], 1).To(device);
+        var step = Torch.Full([b, Context + 1], DynamicsConfig.Log2(model.Config.KMax), DType.Int64).To(device);
         using var generator = new Generator(3);
-        var noisy = Torch.Cat([z.Narrow(1, 0, Context), Torch.Randn([b, 1, Rows * Cols, Dim], generator, DType.Float32, Device.Cpu)], 1);
+        var noisy = Torch.Cat([z.Narrow(1, 0, Context), Torch.Randn([b, 1, Rows * Cols, Dim], generator, DType.Float32, Device.Cpu).To(device)], 1);
         var truth = z.Narrow(1, Context, 1);
         float[] Error(Tensor predicted) => (predicted - truth).Square().Mean(new long[] { 1, 2, 3 }).ToArray<float>();
         var own = Error(model.Forward(noisy, signal, step, actions, labeled).Narrow(1, Context, 1));
         var shuffled = Error(model.Forward(noisy, signal, step, actions.Roll(1, 0), labeled).Narrow(1, Context, 1));
         var copy = Error(z.Narrow(1, Context - 1, 1));
-        var move = actions.Narrow(1, Context, 1).Flatten().ToArray<float>().Select(a => a >= 1).ToArray();
-        double Mean(float[] v, bool moves)
+        var action = actions.Narrow(1, Context, 1).Flatten().ToArray<float>();
+        double Mean(float[] v, Func<float, bool> which)
         {
-            var picked = Enumerable.Range(0, b).Where(i => move[i] == moves).Select(i => (double)v[i]).ToArray();
+            var picked = Enumerable.Range(0, b).Where(i => which(action[i])).Select(i => (double)v[i]).ToArray();
             return picked.Length == 0 ? double.NaN : picked.Average();
         }
         if (wasTraining) model.Train();
-        return new Probe(Mean(own, true), Mean(shuffled, true), Mean(copy, true), Mean(own, false), Mean(shuffled, false));
+        bool Move(float a) => a >= 1;
+        bool Still(float a) => a < 1;
+        return new Probe(Mean(own, Move), Mean(shuffled, Move), Mean(copy, Move), Mean(own, Still), Mean(shuffled, Still),
+            [.. Enumerable.Range(1, 4).Select(d => Mean(own, a => (int)a == d))]);
     }
 }

@@ -21,6 +21,7 @@ public sealed record SpaceTimeConfig
     public int TimeEvery { get; init; } = 4;
     /// <summary>Learned register tokens appended to every frame (scratch space and attention sinks).</summary>
     public int Registers { get; init; }
+    /// <summary>RoPE base: frequencies theta^(-2j/d); a smaller base gives more fast-turning pairs, sharper positions on a short axis.</summary>
     public double RopeTheta { get; init; } = 10000;
 
     public long HeadDim => Dim / Heads;
@@ -40,6 +41,7 @@ public sealed record SpaceTimeConfig
         if (Layers < 1) yield return $"{prefix}Layers must be at least 1 (got {Layers})";
         if (TimeEvery < 1) yield return $"{prefix}TimeEvery must be at least 1 (got {TimeEvery})";
         if (Registers < 0) yield return $"{prefix}Registers must not be negative (got {Registers})";
+        if (!(RopeTheta > 1)) yield return $"{prefix}RopeTheta must be greater than 1 (got {RopeTheta})";
     }
 }
 
@@ -58,6 +60,7 @@ public sealed class SpaceTimeOverrides
     public int? Layers { get; set; }
     public int? TimeEvery { get; set; }
     public int? Registers { get; set; }
+    public double? RopeTheta { get; set; }
 
     public SpaceTimeConfig Apply(SpaceTimeConfig p) => p with
     {
@@ -70,6 +73,7 @@ public sealed class SpaceTimeOverrides
         Layers = Layers ?? p.Layers,
         TimeEvery = TimeEvery ?? p.TimeEvery,
         Registers = Registers ?? p.Registers,
+        RopeTheta = RopeTheta ?? p.RopeTheta,
     };
 }
 

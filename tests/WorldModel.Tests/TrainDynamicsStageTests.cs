@@ -203,6 +203,12 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
         Assert.Equal((24, 12, 4, 2), (model.LatentTokens, model.LatentDim, model.KMax, model.Transformer.Layers));
         Assert.Equal(new DynamicsConfig().Transformer.Dim, model.Transformer.Dim);
         Assert.Empty(section.Validate());
+        // The RoPE base is settable (a short latent grid turns only the fastest pairs of the default base).
+        Assert.Equal(10000, model.Transformer.RopeTheta);
+        var theta = new TrainDynamicsSection { Preset = "small", Model = new DynamicsModelSection { Transformer = new SpaceTimeOverrides { RopeTheta = 100 } } };
+        Assert.Equal(100, theta.Resolve(24, 12).Model.Transformer.RopeTheta);
+        Assert.Contains(new TrainDynamicsSection { Model = new DynamicsModelSection { Transformer = new SpaceTimeOverrides { RopeTheta = 1 } } }.Validate(),
+            p => p.Contains("RopeTheta must be greater than 1 (got 1)"));
         Assert.Contains(new TrainDynamicsSection { Preset = "tiny", SequenceLength = 99 }.Validate(), p => p.Contains("ContextFrames"));
         var (tiny, tinyTraining) = new TrainDynamicsSection { Preset = "tiny" }.Resolve(8, 8);
         Assert.Equal((32L, 2, 4, 8), (tiny.Transformer.Dim, tiny.Pack, tiny.KMax, tiny.ContextFrames));
