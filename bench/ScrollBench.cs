@@ -44,7 +44,13 @@ public static class ScrollBench
         var config = resolved with { ContextNoise = 0 };
         var steps = training.Steps;
         // Measured at every 1/points of the run (--points, default 4).
-        var points = int.TryParse(args.SkipWhile(a => a != "--points").Skip(1).FirstOrDefault(), out var n) && n > 0 ? n : 4;
+        var pointsArg = args.SkipWhile(a => a != "--points").Skip(1).FirstOrDefault();
+        var points = 4;
+        if (args.Contains("--points") && !(int.TryParse(pointsArg, out points) && points > 0))
+        {
+            Console.Error.WriteLine($"bench scroll: --points {pointsArg}: expected a positive whole number");
+            return Task.FromResult(2);
+        }
         var device = Device.Parse(section.Device);
         var field = Field(new Random(5));
         // --walk: mixed (the bench: half the steps a move in one of four directions), horizontal (left or right), right (one
@@ -71,7 +77,8 @@ public static class ScrollBench
         while (!trainer.Done)
         {
             var step = trainer.TrainStep().Step;
-            if (step * points % steps != 0) continue;
+            // Each time the run passes another 1/points of its steps (also when points does not divide them).
+            if (step * points / steps == (step - 1) * points / steps) continue;
             // The raw weights: what the optimiser has reached (the preset's weight average trails them early in a run).
             last = Measure(trainer.Model, validation);
             Row(step, last);
