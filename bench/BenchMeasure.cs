@@ -63,13 +63,24 @@ public static class BenchMeasure
 /// </summary>
 public sealed record ModelBenchOptions(bool Quick, string Preset, int Threads, int BlasThreads)
 {
-    /// <summary>Parses the options and sets libtorch's threads; null, after saying why on stderr, for an unknown preset.</summary>
+    /// <summary>Parses the options and sets libtorch's threads; null, after saying why on stderr, for an unknown preset or an option without its value.</summary>
     /// <param name="defaultThreads">threads when --threads is not given (null: one per core)</param>
     public static ModelBenchOptions? Parse(string bench, string[] args, IReadOnlyList<string> presets, int? defaultThreads = null)
     {
         var quick = args.Contains("--quick");
-        string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
-        var preset = Option("--preset") ?? "small";
+        string? Option(string name) => Value(args, name);
+        string preset;
+        try
+        {
+            preset = Option("--preset") ?? "small";
+            Option("--threads");
+            Option("--blas-threads");
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"bench {bench}: {e.Message}");
+            return null;
+        }
         if (!presets.Contains(preset))
         {
             Console.Error.WriteLine($"bench {bench}: unknown preset '{preset}' (known: {string.Join(", ", presets)})");
@@ -78,5 +89,18 @@ public sealed record ModelBenchOptions(bool Quick, string Preset, int Threads, i
         var threads = int.TryParse(Option("--threads"), out var t) && t > 0 ? t : defaultThreads ?? Environment.ProcessorCount;
         Torch.UseThreads(threads, int.TryParse(Option("--blas-threads"), out var b) && b > 0 ? b : null);
         return new ModelBenchOptions(quick, preset, threads, Torch.BlasThreads ?? 0);
+    }
+
+    /// <summary>The value after the first `name` in args, or null when the option is absent.</summary>
+    /// <exception cref="ArgumentException">the option ends the line, with no value after it</exception>
+    public static string? Value(string[] args, string name) => Values(args, name).FirstOrDefault();
+
+    /// <summary>The value after every `name` in args (e.g. each --set), in order.</summary>
+    /// <exception cref="ArgumentException">the option ends the line, with no value after it</exception>
+    public static IEnumerable<string> Values(string[] args, string name)
+    {
+        for (var i = 0; i < args.Length; i++)
+            if (args[i] == name)
+                yield return i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{name} needs a value after it");
     }
 }

@@ -28,14 +28,27 @@ public static class ScrollBench
     {
         if (ModelBenchOptions.Parse("scroll", args, DynamicsPresets.Names, defaultThreads: 1) is not { } options) return Task.FromResult(2);
         var sets = new List<string> { $"TrainDynamics:Preset={options.Preset}", $"TrainDynamics:Steps={(options.Quick ? 200 : 1000)}" };
-        for (var i = 0; i + 1 < args.Length; i++)
-            if (args[i] == "--set") sets.Add(args[i + 1]);
         TrainDynamicsSection section;
+        int points;
+        string walk;
         try
         {
+            sets.AddRange(ModelBenchOptions.Values(args, "--set"));
+            // No DREAMER__ environment layer: a bench run is what its command line says.
             section = StageConfiguration.Load<TrainDynamicsConfig>(new ConfigSources(null, sets), new Dictionary<string, string?>()).TrainDynamics;
+            if (section.DeviceProblem() is { } problem) throw new StageInputException(problem);
+            // Measured at every 1/points of the run (--points, default 4).
+            var pointsArg = ModelBenchOptions.Value(args, "--points");
+            points = 4;
+            if (pointsArg != null && !(int.TryParse(pointsArg, out points) && points > 0))
+                throw new ArgumentException($"--points {pointsArg}: expected a positive whole number");
+            // --walk: mixed (the bench: half the steps a move in one of four directions), horizontal (left or right), right (one
+            // direction, still gated by the action) or drift (always right: no action needed); the view wraps around the field.
+            walk = ModelBenchOptions.Value(args, "--walk") ?? "mixed";
+            if (walk is not ("mixed" or "horizontal" or "right" or "drift"))
+                throw new ArgumentException($"--walk {walk}: expected mixed, horizontal, right or drift");
         }
-        catch (StageInputException e)
+        catch (Exception e) when (e is StageInputException or ArgumentException)
         {
             Console.Error.WriteLine($"bench scroll: {e.Message}");
             return Task.FromResult(2);
@@ -43,24 +56,9 @@ public static class ScrollBench
         var (resolved, training) = section.Resolve(Rows * Cols, Dim, Cols);
         var config = resolved with { ContextNoise = 0 };
         var steps = training.Steps;
-        // Measured at every 1/points of the run (--points, default 4).
-        var pointsArg = args.SkipWhile(a => a != "--points").Skip(1).FirstOrDefault();
-        var points = 4;
-        if (args.Contains("--points") && !(int.TryParse(pointsArg, out points) && points > 0))
-        {
-            Console.Error.WriteLine($"bench scroll: --points {pointsArg}: expected a positive whole number");
-            return Task.FromResult(2);
-        }
         var device = Device.Parse(section.Device);
+        Torch.DeterministicAlgorithms = section.Deterministic;
         var field = Field(new Random(5));
-        // --walk: mixed (the bench: half the steps a move in one of four directions), horizontal (left or right), right (one
-        // direction, still gated by the action) or drift (always right: no action needed); the view wraps around the field.
-        var walk = args.SkipWhile(a => a != "--walk").Skip(1).FirstOrDefault() ?? "mixed";
-        if (walk is not ("mixed" or "horizontal" or "right" or "drift"))
-        {
-            Console.Error.WriteLine($"bench scroll: --walk {walk}: expected mixed, horizontal, right or drift");
-            return Task.FromResult(2);
-        }
         using var train = Walks(field, 60, 200, seed: 1, walk);
         using var validation = Walks(field, 128, Context + 1, seed: 2, walk);
         IReadOnlyList<ActionComponentSpec> space = [new ActionComponentSpec("command", ActionKind.Categorical, ["noop", "left", "right", "up", "down"])];
