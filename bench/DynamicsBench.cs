@@ -23,10 +23,11 @@ public static class DynamicsBench
         var (quick, presetName, threads, blasThreads) = options;
         var preset = DynamicsPresets.Get(presetName);
         var tokenizerConfig = TokenizerPresets.Get(presetName).Model;
+        var gridCols = preset.GridPositions && tokenizerConfig.LatentGrid ? tokenizerConfig.LatentGridShape.Cols : 0;
         var config = preset.Model with
         {
-            LatentTokens = tokenizerConfig.Latents, LatentDim = tokenizerConfig.LatentDim,
-            LatentGridCols = preset.GridPositions && tokenizerConfig.LatentGrid ? tokenizerConfig.LatentGridShape.Cols : 0,
+            LatentTokens = tokenizerConfig.Latents, LatentDim = tokenizerConfig.LatentDim, LatentGridCols = gridCols,
+            PreviousReach = gridCols > 0 ? preset.Model.PreviousReach : 0, // as the stage resolves it: a neighbourhood needs the grid
         };
         var training = preset.Training with { WarmupSteps = 1, Steps = 1000, BootstrapStart = 0 };
         IReadOnlyList<ActionComponentSpec> actions =

@@ -54,8 +54,11 @@ public sealed class TrainDynamicsSection() : TrainingSection("TrainDynamics")
         if (VideoWindows < 1) yield return $"TrainDynamics:VideoWindows must be positive (got {VideoWindows})";
         if (string.IsNullOrWhiteSpace(Ffmpeg)) yield return "TrainDynamics:Ffmpeg must name the ffmpeg executable";
         var (model, training) = Resolve(null, null);
-        // The latent shape comes from the data: checked against Pack once it is known (PlanAsync), not against the preset's.
-        model = model with { LatentTokens = Math.Max(model.Pack, 1), LatentDim = 1 };
+        // The latent shape and grid come from the data: Pack and PreviousReach's grid are checked once they are known (PlanAsync).
+        var reach = model.PreviousReach;
+        model = model with { LatentTokens = Math.Max(model.Pack, 1), LatentDim = 1, PreviousReach = 0 };
+        if (reach < 0) yield return $"TrainDynamics:Model:PreviousReach must not be negative (got {reach})";
+        else if (reach > 0 && !model.PreviousInput) yield return $"TrainDynamics:Model:PreviousReach {reach} needs TrainDynamics:Model:PreviousInput=true";
         foreach (var p in model.Validate("TrainDynamics:Model:")) yield return p;
         foreach (var p in training.Validate("TrainDynamics:")) yield return p;
         if (training.SequenceLength > model.ContextFrames)
@@ -64,7 +67,9 @@ public sealed class TrainDynamicsSection() : TrainingSection("TrainDynamics")
 
     /// <summary>The preset with every set value applied; the latent shape from the data when given.</summary>
     /// <param name="latentGridCols">Width of the tokenizer's latent grid (null: unknown or none); used when GridPositions is on.</param>
-    public (DynamicsConfig Model, DynamicsTrainingConfig Training) Resolve(int? latentTokens, int? latentDim, int? latentGridCols = null)
+    /// <param name="categoricalAction">Whether the latents carry a categorical action component (null: unknown).</param>
+    public (DynamicsConfig Model, DynamicsTrainingConfig Training) Resolve(int? latentTokens, int? latentDim, int? latentGridCols = null,
+        bool? categoricalAction = null)
     {
         var preset = DynamicsPresets.Get(Preset);
         var p = preset.Training;
@@ -98,6 +103,11 @@ public sealed class TrainDynamicsSection() : TrainingSection("TrainDynamics")
             LatentDim = latentDim ?? preset.Model.LatentDim,
             LatentGridCols = GridPositions(preset) ? latentGridCols ?? 0 : 0,
         };
+        // What the preset turns on but the data cannot feed is dropped (grid positions fall back the same way); set
+        // explicitly, the stage reports it instead: the neighbourhood needs a latent grid, the per-action maps a categorical action.
+        if (Model.PreviousReach == null && model.LatentGridCols == 0) model = model with { PreviousReach = 0 };
+        if (Model.PreviousPerAction == null && categoricalAction == false) model = model with { PreviousPerAction = false };
+        if (Model.PreviousMapGain == null && !model.PreviousPerAction) model = model with { PreviousMapGain = null };
         return (model, training);
     }
 
@@ -139,6 +149,9 @@ public sealed class DynamicsModelSection
     public double? ContextNoise { get; set; }
     public bool? ResidualHead { get; set; }
     public bool? PreviousInput { get; set; }
+    public int? PreviousReach { get; set; }
+    public bool? PreviousPerAction { get; set; }
+    public double? PreviousMapGain { get; set; }
     public double? CleanPrefixShare { get; set; }
     public bool? ConditionSpatial { get; set; }
     /// <summary>Spatial tokens at their 2-D position on the tokenizer's latent grid (needs a tokenizer trained with LatentGrid).</summary>
@@ -153,6 +166,9 @@ public sealed class DynamicsModelSection
         ContextNoise = ContextNoise ?? p.ContextNoise,
         ResidualHead = ResidualHead ?? p.ResidualHead,
         PreviousInput = PreviousInput ?? p.PreviousInput,
+        PreviousReach = PreviousReach ?? p.PreviousReach,
+        PreviousPerAction = PreviousPerAction ?? p.PreviousPerAction,
+        PreviousMapGain = PreviousMapGain ?? p.PreviousMapGain,
         CleanPrefixShare = CleanPrefixShare ?? p.CleanPrefixShare,
         ConditionSpatial = ConditionSpatial ?? p.ConditionSpatial,
         Transformer = Transformer.Apply(p.Transformer),

@@ -64,8 +64,11 @@ public sealed class TrainDynamicsStage
         var gridCols = settings.GridPositions(DynamicsPresets.Get(settings.Preset))
             ? await LatentGridColsAsync(store, latents.Manifest, layout, explicitly: settings.Model.GridPositions == true, ctx.Log, ct).ConfigureAwait(false)
             : null;
-        var (model, training) = settings.Resolve(layout.Tokens, layout.Dim, gridCols);
+        var actionSpace = LatentsData.ToModelActions(layout.ActionSpace);
+        var (model, training) = settings.Resolve(layout.Tokens, layout.Dim, gridCols, actionSpace.Any(c => c.Kind == ActionKind.Categorical));
         var problems = model.Validate("TrainDynamics:Model:").ToList();
+        if (model.PreviousPerAction && actionSpace.All(c => c.Kind != ActionKind.Categorical))
+            problems.Add($"TrainDynamics:Model:PreviousPerAction needs a categorical action component (the latents have {(actionSpace.Count == 0 ? "none" : string.Join(", ", actionSpace.Select(c => $"{c.Name} ({c.Kind})")))})");
         if (problems.Count > 0)
             throw new StageInputException($"latents of {layout.Tokens} tokens x {layout.Dim} dims (tokenize artifact {latents.Manifest.ArtifactId}): {string.Join("; ", problems)}");
 

@@ -62,6 +62,32 @@ public sealed record DynamicsConfig
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public bool PreviousInput { get; init; }
+    /// <summary>
+    /// With <see cref="PreviousInput"/> and a latent grid (<see cref="LatentGridCols"/>): each spatial token reads the previous
+    /// frame's packed tokens within this many grid steps of its own (1: the 3 x 3 neighbourhood, zero beyond the edges)
+    /// instead of its own alone. A view that scrolls moves content to a neighbouring token; through attention the model has to
+    /// pick the neighbour by the action with a different head per direction, which 1000s of steps did not teach it on a
+    /// synthetic scroll (bench scroll); here the neighbours arrive side by side and the gated MLP can choose by the action.
+    /// Left out of the config JSON when 0.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public int PreviousReach { get; init; }
+    /// <summary>
+    /// With <see cref="PreviousInput"/>: besides the shared map, a map of the previous frame's token (or neighbourhood) chosen by
+    /// the class of the first categorical action component (one zero-initialised map per class, one more for frames without
+    /// an action): an action-conditioned linear transition the model gets without having to gate content by the action.
+    /// Left out of the config JSON when off.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool PreviousPerAction { get; init; }
+    /// <summary>
+    /// With <see cref="PreviousPerAction"/>: the maps are this factor times their parameters (null: 1), so AdamW, which moves
+    /// every parameter by about the learning rate per step, moves them this many times faster. A map that shifts content
+    /// needs entries near 1 from a zero start: at lr 3e-4 that is thousands of steps, in which the rest of the model learns
+    /// to do without it. Left out of the config JSON when null.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? PreviousMapGain { get; init; }
 
     /// <summary>Whether Forward reads the previous frame's base (the sampler then carries it from frame to frame).</summary>
     public bool ReadsPreviousFrame => ResidualHead || PreviousInput;
@@ -90,6 +116,12 @@ public sealed record DynamicsConfig
         if (CleanPrefixShare is < 0 or > 1 || double.IsNaN(CleanPrefixShare)) yield return $"{prefix}CleanPrefixShare must lie in [0, 1] (got {CleanPrefixShare})";
         if (LatentGridCols < 0 || (LatentGridCols > 0 && (LatentTokens % LatentGridCols != 0 || LatentGridCols % Pack != 0)))
             yield return $"{prefix}LatentGridCols must be 0 or divide LatentTokens {LatentTokens} and be a multiple of Pack {Pack} (got {LatentGridCols})";
+        if (PreviousReach < 0) yield return $"{prefix}PreviousReach must not be negative (got {PreviousReach})";
+        else if (PreviousReach > 0 && (!PreviousInput || LatentGridCols == 0))
+            yield return $"{prefix}PreviousReach {PreviousReach} needs PreviousInput and a latent grid (a tokenizer with LatentGrid, GridPositions on)";
+        if (PreviousPerAction && !PreviousInput) yield return $"{prefix}PreviousPerAction needs PreviousInput";
+        if (PreviousMapGain is { } g && !(g > 0 && double.IsFinite(g))) yield return $"{prefix}PreviousMapGain must be a positive number (got {g})";
+        if (PreviousMapGain != null && !PreviousPerAction) yield return $"{prefix}PreviousMapGain needs PreviousPerAction";
         if (Transformer.Dim % 2 != 0) yield return $"{prefix}Transformer:Dim must be even: the shortcut token is signal || step (got {Transformer.Dim})";
         foreach (var p in Transformer.Validate(prefix + "Transformer:")) yield return p;
     }
@@ -110,6 +142,9 @@ public sealed class DynamicsModel : Module
     private readonly SpaceTimeTransformer _transformer;
     private readonly Linear _head;
     private readonly Linear? _previousIn;
+    private readonly Tensor? _previousMaps;
+    private readonly int _actionClasses;
+    private readonly int _actionColumn;
 
     public DynamicsConfig Config { get; }
     public TokenLayout Layout { get; }
@@ -136,7 +171,17 @@ public sealed class DynamicsModel : Module
         _head = RegisterModule("head", new Linear(dim, config.PackedDim, options: options));
         if (config.PreviousInput)
         {
-            _previousIn = RegisterModule("previous_in", new Linear(config.PackedDim, dim, bias: false, options: options));
+            var window = (2 * config.PreviousReach + 1) * (2 * config.PreviousReach + 1);
+            _previousIn = RegisterModule("previous_in", new Linear(window * config.PackedDim, dim, bias: false, options: options));
+            if (config.PreviousPerAction)
+            {
+                var component = actionSpace.Select((c, i) => (c, i)).FirstOrDefault(x => x.c.Kind == ActionKind.Categorical);
+                if (component.c == null) throw new ArgumentException("PreviousPerAction needs a categorical action component");
+                _actionClasses = component.c.Labels.Count;
+                _actionColumn = actionSpace.Take(component.i).Sum(c => c.Columns);
+                using var noGrad = Torch.NoGrad();
+                _previousMaps = RegisterParameter("previous_maps", Torch.Zeros([_actionClasses + 1, window * config.PackedDim, dim], options.DType ?? DType.Float32, options.Device));
+            }
             using (Torch.NoGrad()) _previousIn.Weight.Zero_();
         }
         // Zero-initialised x-prediction head: the untrained model predicts the mean latent (0), a stable start.
@@ -202,7 +247,23 @@ public sealed class DynamicsModel : Module
             var first = previousBase ?? Torch.Zeros([b, 1, Config.LatentTokens, Config.LatentDim], noisy.DType, noisy.Device);
             bases = t > 1 ? Torch.Cat([first, ResidualBase(noisy.Narrow(1, 0, t - 1), signal.Narrow(1, 0, t - 1))], 1) : first;
         }
-        if (_previousIn != null) spatial = spatial + _previousIn.Forward(PackLatents(bases!));
+        if (_previousIn != null)
+        {
+            var near = Neighbourhood(PackLatents(bases!));
+            spatial = spatial + _previousIn.Forward(near);
+            if (_previousMaps != null)
+            {
+                // Frames without an action (or unlabeled) take the last map.
+                var cls = actions == null
+                    ? Torch.Full([b, t], _actionClasses, DType.Int64, noisy.Device)
+                    : actions.Select(2, _actionColumn).Round().Clamp(0, _actionClasses - 1).To(DType.Int64);
+                if (actions != null && labeled != null) cls = cls.MaskedFill(labeled.LogicalNot(), _actionClasses);
+                var maps = _previousMaps.IndexSelect(0, cls.Flatten());
+                var s2 = near.Shape[2];
+                var mapped = near.Reshape(b * t, s2, near.Shape[3]).MatMul(maps).View(b, t, s2, dim);
+                spatial = spatial + (Config.PreviousMapGain is { } gain ? mapped * gain : mapped);
+            }
+        }
         var action = _actions.Forward(actions, actions == null ? null : labeled, b, t).View(b, t, 1, dim);
         var shortcut = Torch.Cat([_signal.Forward(signal), _step.Forward(step)], -1).View(b, t, 1, dim);
         if (Config.ConditionSpatial) spatial = spatial + action + shortcut;
@@ -211,6 +272,25 @@ public sealed class DynamicsModel : Module
         var x1 = UnpackLatents(_head.Forward(h.Narrow(2, 2, Config.SpatialTokens)));
         if (Config.ResidualHead) x1 = x1 + bases!;
         return x1.MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// Packed tokens [B, T, S, P] to each token's (2r + 1)^2 grid neighbourhood side by side [B, T, S, (2r + 1)^2 P], row by row
+    /// from the top left, zero beyond the grid's edges (r = PreviousReach; 0: the tokens as they are).
+    /// </summary>
+    public Tensor Neighbourhood(Tensor packed)
+    {
+        var r = Config.PreviousReach;
+        if (r == 0) return packed;
+        using var scope = Torch.NewDisposeScope();
+        var (b, t, s, p) = (packed.Shape[0], packed.Shape[1], packed.Shape[2], packed.Shape[3]);
+        long cols = Config.LatentGridCols / Config.Pack, rows = s / cols;
+        var padded = packed.Reshape(b * t, rows, cols, p).Permute(0, 3, 1, 2).Pad([r, r, r, r]);
+        var pieces = new List<Tensor>();
+        for (var dy = 0; dy <= 2 * r; dy++)
+            for (var dx = 0; dx <= 2 * r; dx++)
+                pieces.Add(padded.Narrow(2, dy, rows).Narrow(3, dx, cols));
+        return Torch.Cat(pieces.ToArray(), 1).Permute(0, 2, 3, 1).Reshape(b, t, s, pieces.Count * p).MoveToOuterScope();
     }
 
     /// <summary>c(tau) z~ for frames z~ [B, T, N, D] at signal indices [B, T]: the base the next frames' predictions start from.</summary>

@@ -515,6 +515,96 @@ public sealed class DynamicsTests
         Assert.Null(paper.NamedParameters().Select(p => p.Name).FirstOrDefault(n => n.StartsWith("previous_in")));
     }
 
+    [Fact]
+    public void PreviousReachFeedsEachTokenItsGridNeighbourhood()
+    {
+        // 8 latents of 3 on a 4-wide grid, packed in pairs: a 2 x 2 grid of packed tokens 0 1 / 2 3.
+        var config = Tiny with { LatentTokens = 8, LatentGridCols = 4, PreviousInput = true, PreviousReach = 1 };
+        Assert.Empty(config.Validate());
+        using var init = new Generator(17);
+        using var model = new DynamicsModel(config, Moves, new ParamOptions(Generator: init));
+        using var scope = Torch.NewDisposeScope();
+        var packed = (Torch.Arange(4, DType.Float32) + 1).View(1, 1, 4, 1).Expand(1, 1, 4, 6).Contiguous();
+        var near = model.Neighbourhood(packed).View(4, 9, 6).Select(2, 0);
+        // Row by row from the top left of each token's 3 x 3 window; 0 is beyond the grid.
+        Assert.Equal([0f, 0, 0, 0, 1, 2, 0, 3, 4], near.Select(0, 0).ToArray<float>());
+        Assert.Equal([0f, 0, 0, 1, 2, 0, 3, 4, 0], near.Select(0, 1).ToArray<float>());
+        Assert.Equal([0f, 1, 2, 0, 3, 4, 0, 0, 0], near.Select(0, 2).ToArray<float>());
+        Assert.Equal([9 * 6L, 32], model.NamedParameters().Single(p => p.Name == "previous_in.weight").Parameter.Shape.Reverse().ToArray());
+
+        // The neighbourhood path through the KV cache matches the full forward.
+        using (Torch.NoGrad())
+            foreach (var (_, p) in model.NamedParameters().Where(p => p.Name.StartsWith("head") || p.Name.StartsWith("previous_in")))
+                p.Normal_(0, 0.3, init);
+        using var data = ActionWorld(2, 10, 9, tokens: 8);
+        var (z, actions, labeled) = data.Gather([0, 10], 5, Device.Cpu);
+        var levels = Torch.Randint(0, 4, [2, 5], init);
+        var fine = Torch.Full([2, 5], 2, DType.Int64);
+        var full = model.Forward(z, levels, fine, actions, labeled);
+        Assert.True((full - FrameByFrame(model, z, levels, fine, actions, labeled)).Abs().Max().ToDouble() < 1e-5, "cached neighbourhood path differs");
+
+        Assert.Contains("\"PreviousReach\":1", System.Text.Json.JsonSerializer.Serialize(config));
+        Assert.DoesNotContain("PreviousReach", System.Text.Json.JsonSerializer.Serialize(config with { PreviousReach = 0 }));
+        Assert.Contains((config with { LatentGridCols = 0 }).Validate("M:"), p => p.Contains("M:PreviousReach 1 needs PreviousInput and a latent grid"));
+        Assert.Contains((config with { PreviousInput = false }).Validate(), p => p.Contains("needs PreviousInput"));
+        Assert.Contains((config with { PreviousReach = -1 }).Validate(), p => p.Contains("PreviousReach must not be negative (got -1)"));
+    }
+
+    [Fact]
+    public void PreviousPerActionAddsTheMapOfEachFramesAction()
+    {
+        var config = Tiny with { PreviousInput = true, PreviousPerAction = true };
+        using var init = new Generator(18);
+        using var model = new DynamicsModel(config, Moves, new ParamOptions(Generator: init));
+        using var shared = new DynamicsModel(Tiny with { PreviousInput = true }, Moves);
+        using var scope = Torch.NewDisposeScope();
+        using (Torch.NoGrad())
+            foreach (var (_, p) in model.NamedParameters().Where(p => p.Name.StartsWith("head") || p.Name.StartsWith("previous_in")))
+                p.Normal_(0, 0.3, init);
+        shared.LoadStateDict(model.StateDict().Where(p => p.Key != "previous_maps").ToDictionary());
+        var maps = model.NamedParameters().Single(p => p.Name == "previous_maps").Parameter;
+        Assert.Equal([Moves[0].Labels.Count + 1L, 6, 32], maps.Shape); // a map per class and one for no action
+        using var data = ActionWorld(2, 10, 9);
+        var (z, actions, labeled) = data.Gather([0, 10], 5, Device.Cpu);
+        var levels = Torch.Randint(1, 4, [2, 5], init); // above 0: a pure-noise frame passes no base to the next
+        var fine = Torch.Full([2, 5], 2, DType.Int64);
+        // Zero maps: the shared model's predictions.
+        Assert.True((model.Forward(z, levels, fine, actions, labeled) - shared.Forward(z, levels, fine, actions, labeled)).Abs().Max().ToDouble() == 0);
+
+        // Only class 1's map trained: in each window the frames before the first labeled action 1 stay as they were and that
+        // frame changes (later ones may change through time attention).
+        using (Torch.NoGrad()) maps.Select(0, 1).Normal_(0, 0.3, init);
+        var full = model.Forward(z, levels, fine, actions, labeled);
+        var moved = (full - shared.Forward(z, levels, fine, actions, labeled)).Abs().Amax(3).Amax(2).ToArray<float>();
+        var classes = actions.Flatten().ToArray<float>();
+        var isLabeled = labeled.Flatten().ToArray<bool>();
+        var checkedFrames = 0;
+        for (var w = 0; w < 2; w++)
+        {
+            var first = Enumerable.Range(0, 5).FirstOrDefault(i => classes[w * 5 + i] == 1 && isLabeled[w * 5 + i], -1);
+            if (first < 0) continue;
+            for (var i = 0; i < first; i++) Assert.True(moved[w * 5 + i] == 0, $"window {w} frame {i} changed before any action 1");
+            Assert.True(moved[w * 5 + first] > 1e-4, $"window {w} frame {first} (action 1) did not change");
+            checkedFrames += first + 1;
+        }
+        Assert.True(checkedFrames >= 3, "the data gave too few frames to check");
+        Assert.True((full - FrameByFrame(model, z, levels, fine, actions, labeled)).Abs().Max().ToDouble() < 1e-5, "cached per-action path differs");
+        Assert.Contains("\"PreviousPerAction\":true", System.Text.Json.JsonSerializer.Serialize(config));
+        Assert.Contains((config with { PreviousInput = false }).Validate(), p => p.Contains("PreviousPerAction needs PreviousInput"));
+
+        // A gain g reads the maps as g times their parameters: the same predictions as maps holding g times the values.
+        using var gained = new DynamicsModel(config with { PreviousMapGain = 4 }, Moves);
+        using (Torch.NoGrad())
+            gained.LoadStateDict(model.StateDict().ToDictionary(p => p.Key, p => p.Key == "previous_maps" ? p.Value / 4 : p.Value));
+        Assert.True((gained.Forward(z, levels, fine, actions, labeled) - full).Abs().Max().ToDouble() < 1e-5, "the gain does not scale the maps");
+        Assert.Contains("\"PreviousMapGain\":4", System.Text.Json.JsonSerializer.Serialize(config with { PreviousMapGain = 4 }));
+        Assert.DoesNotContain("PreviousMapGain", System.Text.Json.JsonSerializer.Serialize(config));
+        Assert.Empty((config with { PreviousMapGain = 4 }).Validate());
+        Assert.Contains((config with { PreviousMapGain = 0 }).Validate("M:"), p => p.Contains("M:PreviousMapGain must be a positive number (got 0)"));
+        Assert.Contains((config with { PreviousMapGain = double.NaN }).Validate(), p => p.Contains("PreviousMapGain must be a positive number"));
+        Assert.Contains((config with { PreviousPerAction = false, PreviousMapGain = 4 }).Validate(), p => p.Contains("PreviousMapGain needs PreviousPerAction"));
+    }
+
     /// <summary>Clean-prefix rows: frames before a split are clean (tau 1, labelled KMax) and unscored, the rest keep the paper's draw.</summary>
     [Fact]
     public void CleanPrefixRowsShowTheSamplingRegime()

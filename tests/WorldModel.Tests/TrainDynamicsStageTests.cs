@@ -170,6 +170,15 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
             DynamicsStageFixture.Context(DynamicsStageFixture.Args(root, "--set", "TrainDynamics:Model:Pack=3"))));
         Assert.Contains("Pack must divide LatentTokens 8", pack.Message);
         Assert.Equal(ExitCodes.BadInput, await Run("--set", "TrainDynamics:Ffmpeg=/nonexistent/ffmpeg"));
+        // The per-action previous-frame maps need PreviousInput, and a categorical action the fixture's latents have.
+        Assert.Equal(ExitCodes.BadInput, await Run("--set", "TrainDynamics:Model:PreviousPerAction=true"));
+        var perAction = await new TrainDynamicsStage().PlanAsync(DynamicsStageFixture.Context(DynamicsStageFixture.Args(root,
+            "--set", "TrainDynamics:Model:PreviousInput=true", "--set", "TrainDynamics:Model:PreviousPerAction=true")));
+        Assert.True(perAction.Config["Model"]!["PreviousPerAction"]!.GetValue<bool>());
+        // PreviousReach's grid is the data's: the tiny tokenizer has none.
+        var reach = await Assert.ThrowsAsync<StageInputException>(() => new TrainDynamicsStage().PlanAsync(DynamicsStageFixture.Context(DynamicsStageFixture.Args(root,
+            "--set", "TrainDynamics:Model:PreviousInput=true", "--set", "TrainDynamics:Model:PreviousReach=1"))));
+        Assert.Contains("PreviousReach 1 needs PreviousInput and a latent grid", reach.Message);
         // Grid positions need a tokenizer whose latents lie on a grid; the tiny one's do not.
         var grid = await Assert.ThrowsAsync<StageInputException>(() => new TrainDynamicsStage().PlanAsync(
             DynamicsStageFixture.Context(DynamicsStageFixture.Args(root, "--set", "TrainDynamics:Model:GridPositions=true"))));
@@ -180,6 +189,10 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
         Assert.True(DynamicsPresets.Small.GridPositions);
         Assert.Null(small.Config["Model"]!["LatentGridCols"]);
         Assert.True(small.Config["Model"]!["ConditionSpatial"]!.GetValue<bool>());
+        // Its per-action maps stay (the fixture's action is categorical); their neighbourhood needs the grid and is dropped.
+        Assert.True(small.Config["Model"]!["PreviousPerAction"]!.GetValue<bool>());
+        Assert.Equal(30, small.Config["Model"]!["PreviousMapGain"]!.GetValue<double>());
+        Assert.Null(small.Config["Model"]!["PreviousReach"]);
 
         // The objective is part of the effective configuration: another objective, another artifact.
         var shortcut = await new TrainDynamicsStage().PlanAsync(DynamicsStageFixture.Context(DynamicsStageFixture.Args(root)));
@@ -209,6 +222,10 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
         Assert.Equal(100, theta.Resolve(24, 12).Model.Transformer.RopeTheta);
         Assert.Contains(new TrainDynamicsSection { Model = new DynamicsModelSection { Transformer = new SpaceTimeOverrides { RopeTheta = 1 } } }.Validate(),
             p => p.Contains("RopeTheta must be greater than 1 (got 1)"));
+        // PreviousReach needs PreviousInput up front; its grid is the data's, checked when the stage plans.
+        Assert.Contains(new TrainDynamicsSection { Model = new DynamicsModelSection { PreviousReach = 1, PreviousInput = false } }.Validate(),
+            p => p.Contains("TrainDynamics:Model:PreviousReach 1 needs TrainDynamics:Model:PreviousInput=true"));
+        Assert.Empty(new TrainDynamicsSection { Model = new DynamicsModelSection { PreviousReach = 1, PreviousInput = true } }.Validate());
         Assert.Contains(new TrainDynamicsSection { Preset = "tiny", SequenceLength = 99 }.Validate(), p => p.Contains("ContextFrames"));
         var (tiny, tinyTraining) = new TrainDynamicsSection { Preset = "tiny" }.Resolve(8, 8);
         Assert.Equal((32L, 2, 4, 8), (tiny.Transformer.Dim, tiny.Pack, tiny.KMax, tiny.ContextFrames));
@@ -218,6 +235,22 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
         Assert.Equal(0, new TrainDynamicsSection { Preset = "tiny" }.Resolve(24, 12, latentGridCols: 6).Model.LatentGridCols);
         Assert.Equal(0, new TrainDynamicsSection { Preset = "small", Model = new DynamicsModelSection { GridPositions = false } }
             .Resolve(24, 12, latentGridCols: 6).Model.LatentGridCols);
+        // The small preset's per-action neighbourhood maps need a grid and a categorical action: without them the preset's are
+        // dropped, set ones are kept (and the stage reports them).
+        var maps = section.Resolve(24, 12, latentGridCols: 6, categoricalAction: true).Model;
+        Assert.Equal((true, 1, true, (double?)30), (maps.PreviousInput, maps.PreviousReach, maps.PreviousPerAction, maps.PreviousMapGain));
+        Assert.Empty(maps.Validate());
+        var noAction = section.Resolve(24, 12, latentGridCols: 6, categoricalAction: false).Model;
+        Assert.Equal((1, false, (double?)null), (noAction.PreviousReach, noAction.PreviousPerAction, noAction.PreviousMapGain));
+        Assert.Empty(noAction.Validate());
+        Assert.Equal(0, section.Resolve(24, 12, latentGridCols: null, categoricalAction: true).Model.PreviousReach);
+        var explicitMaps = new TrainDynamicsSection { Preset = "small", Model = new DynamicsModelSection { PreviousReach = 1, PreviousPerAction = true } }
+            .Resolve(24, 12, latentGridCols: null, categoricalAction: false).Model;
+        Assert.Equal((1, true), (explicitMaps.PreviousReach, explicitMaps.PreviousPerAction));
+        Assert.Contains(explicitMaps.Validate(), p => p.Contains("PreviousReach 1 needs PreviousInput and a latent grid"));
+        Assert.Equal(4, new TrainDynamicsSection { Preset = "small", Model = new DynamicsModelSection { PreviousMapGain = 4 } }.Resolve(24, 12).Model.PreviousMapGain);
+        Assert.Contains(new TrainDynamicsSection { Preset = "small", Model = new DynamicsModelSection { PreviousPerAction = false, PreviousMapGain = 4 } }.Validate(),
+            p => p.Contains("TrainDynamics:Model:PreviousMapGain needs PreviousPerAction"));
         var gridded = new TrainDynamicsSection { Preset = "tiny", Model = new DynamicsModelSection { GridPositions = true } };
         Assert.Equal(8, gridded.Resolve(32, 16, latentGridCols: 8).Model.LatentGridCols);
         Assert.Empty(gridded.Resolve(32, 16, latentGridCols: 8).Model.Validate());
