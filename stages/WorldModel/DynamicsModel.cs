@@ -65,10 +65,9 @@ public sealed record DynamicsConfig
     /// <summary>
     /// With <see cref="PreviousInput"/> and a latent grid (<see cref="LatentGridCols"/>): each spatial token reads the previous
     /// frame's packed tokens within this many grid steps of its own (1: the 3 x 3 neighbourhood, zero beyond the edges)
-    /// instead of its own alone. A view that scrolls moves content to a neighbouring token; through attention the model has to
-    /// pick the neighbour by the action with a different head per direction, which 1000s of steps did not teach it on a
-    /// synthetic scroll (bench scroll); here the neighbours arrive side by side and the gated MLP can choose by the action.
-    /// Left out of the config JSON when 0.
+    /// instead of its own alone. A view that scrolls moves content to a neighbouring token, which through attention the model
+    /// has to pick by the action with a different head per direction (1000s of steps did not teach it that on bench scroll).
+    /// On its own this did not help there either; it is what <see cref="PreviousPerAction"/>'s maps read. Left out of the config JSON when 0.
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public int PreviousReach { get; init; }
