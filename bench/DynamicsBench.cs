@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Dreamer.Stages.TrainDynamics;
 using Dreamer.Torch;
 using Dreamer.WorldModel;
 
@@ -23,13 +24,10 @@ public static class DynamicsBench
         var (quick, presetName, threads, blasThreads) = options;
         var preset = DynamicsPresets.Get(presetName);
         var tokenizerConfig = TokenizerPresets.Get(presetName).Model;
-        var gridCols = preset.GridPositions && tokenizerConfig.LatentGrid ? tokenizerConfig.LatentGridShape.Cols : 0;
-        var config = preset.Model with
-        {
-            LatentTokens = tokenizerConfig.Latents, LatentDim = tokenizerConfig.LatentDim, LatentGridCols = gridCols,
-            PreviousReach = gridCols > 0 ? preset.Model.PreviousReach : 0, // as the stage resolves it: a neighbourhood needs the grid
-        };
-        var training = preset.Training with { WarmupSteps = 1, Steps = 1000, BootstrapStart = 0 };
+        // Resolved as the stage resolves it over the preset tokenizer's latents (grid, and the categorical action below).
+        var (config, resolvedTraining) = new TrainDynamicsSection { Preset = presetName }.Resolve(tokenizerConfig.Latents, tokenizerConfig.LatentDim,
+            tokenizerConfig.LatentGrid ? tokenizerConfig.LatentGridShape.Cols : null, categoricalAction: true);
+        var training = resolvedTraining with { WarmupSteps = 1, Steps = 1000, BootstrapStart = 0 };
         IReadOnlyList<ActionComponentSpec> actions =
             [new ActionComponentSpec("command", ActionKind.Categorical, ["noop", "move_left", "move_right", "move_up", "move_down", "interact"])];
         Console.Error.WriteLine($"libtorch {Torch.Version}, {threads} threads (BLAS {blasThreads}), preset {presetName} ({preset.Purpose})");

@@ -65,9 +65,10 @@ public sealed class TrainDynamicsStage
             ? await LatentGridColsAsync(store, latents.Manifest, layout, explicitly: settings.Model.GridPositions == true, ctx.Log, ct).ConfigureAwait(false)
             : null;
         var actionSpace = LatentsData.ToModelActions(layout.ActionSpace);
-        var (model, training) = settings.Resolve(layout.Tokens, layout.Dim, gridCols, actionSpace.Any(c => c.Kind == ActionKind.Categorical));
+        var categorical = ActionComponentSpec.FirstCategorical(actionSpace) != null;
+        var (model, training) = settings.Resolve(layout.Tokens, layout.Dim, gridCols, categorical);
         var problems = model.Validate("TrainDynamics:Model:").ToList();
-        if (model.PreviousPerAction && actionSpace.All(c => c.Kind != ActionKind.Categorical))
+        if (model.PreviousPerAction && !categorical)
             problems.Add($"TrainDynamics:Model:PreviousPerAction needs a categorical action component (the latents have {(actionSpace.Count == 0 ? "none" : string.Join(", ", actionSpace.Select(c => $"{c.Name} ({c.Kind})")))})");
         if (problems.Count > 0)
             throw new StageInputException($"latents of {layout.Tokens} tokens x {layout.Dim} dims (tokenize artifact {latents.Manifest.ArtifactId}): {string.Join("; ", problems)}");

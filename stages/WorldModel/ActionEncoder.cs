@@ -52,6 +52,24 @@ public sealed record ActionComponentSpec(string Name, ActionKind Kind, IReadOnly
         node?.AsArray().Select(c => FromJson(c!)).ToArray() ?? [];
 
     public static int TotalColumns(IReadOnlyList<ActionComponentSpec> components) => components.Sum(c => c.Columns);
+
+    /// <summary>The first categorical component and its action column, null when there is none.</summary>
+    public static (ActionComponentSpec Spec, int Column)? FirstCategorical(IReadOnlyList<ActionComponentSpec> components)
+    {
+        var column = 0;
+        foreach (var c in components)
+        {
+            if (c.Kind == ActionKind.Categorical) return (c, column);
+            column += c.Columns;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Class indices (int64) of a categorical component's column values. Unlabeled frames hold arbitrary values: rounded and
+    /// clamped so a lookup stays in range (callers mask those frames).
+    /// </summary>
+    public Tensor ClassIndices(Tensor values) => values.Round().Clamp(0, Labels.Count - 1).To(DType.Int64);
 }
 
 /// <summary>
@@ -107,8 +125,8 @@ public sealed class ActionEncoder : Module
             column += c.Columns;
             var encoded = c.Kind switch
             {
-                // Class indices of unlabeled frames are arbitrary: clamp so the lookup stays in range, masked below.
-                ActionKind.Categorical => ((Embedding)_encoders[i]).Forward(values.Squeeze(2).Round().Clamp(0, c.Labels.Count - 1).To(DType.Int64)),
+                // Unlabeled frames are masked below.
+                ActionKind.Categorical => ((Embedding)_encoders[i]).Forward(c.ClassIndices(values.Squeeze(2))),
                 ActionKind.Binary => ((Linear)_encoders[i]).Forward(values),
                 _ => ((Linear)_encoders[i]).Forward((values - (c.Low + c.High) / 2) * (2 / Math.Max(c.High - c.Low, 1e-9))),
             };

@@ -142,8 +142,8 @@ public sealed class DynamicsModel : Module
     private readonly Linear _head;
     private readonly Linear? _previousIn;
     private readonly Tensor? _previousMaps;
-    private readonly int _actionClasses;
-    private readonly int _actionColumn;
+    /// <summary>With PreviousPerAction: the categorical component whose class picks the map, and its action column.</summary>
+    private readonly (ActionComponentSpec Spec, int Column) _mapAction;
 
     public DynamicsConfig Config { get; }
     public TokenLayout Layout { get; }
@@ -174,12 +174,10 @@ public sealed class DynamicsModel : Module
             _previousIn = RegisterModule("previous_in", new Linear(window * config.PackedDim, dim, bias: false, options: options));
             if (config.PreviousPerAction)
             {
-                var component = actionSpace.Select((c, i) => (c, i)).FirstOrDefault(x => x.c.Kind == ActionKind.Categorical);
-                if (component.c == null) throw new ArgumentException("PreviousPerAction needs a categorical action component");
-                _actionClasses = component.c.Labels.Count;
-                _actionColumn = actionSpace.Take(component.i).Sum(c => c.Columns);
+                _mapAction = ActionComponentSpec.FirstCategorical(actionSpace)
+                    ?? throw new ArgumentException("PreviousPerAction needs a categorical action component");
                 using var noGrad = Torch.NoGrad();
-                _previousMaps = RegisterParameter("previous_maps", Torch.Zeros([_actionClasses + 1, window * config.PackedDim, dim], options.DType ?? DType.Float32, options.Device));
+                _previousMaps = RegisterParameter("previous_maps", Torch.Zeros([_mapAction.Spec.Labels.Count + 1, window * config.PackedDim, dim], options.DType ?? DType.Float32, options.Device));
             }
             using (Torch.NoGrad()) _previousIn.Weight.Zero_();
         }
@@ -253,10 +251,11 @@ public sealed class DynamicsModel : Module
             if (_previousMaps != null)
             {
                 // Frames without an action (or unlabeled) take the last map.
+                var noAction = _mapAction.Spec.Labels.Count;
                 var cls = actions == null
-                    ? Torch.Full([b, t], _actionClasses, DType.Int64, noisy.Device)
-                    : actions.Select(2, _actionColumn).Round().Clamp(0, _actionClasses - 1).To(DType.Int64);
-                if (actions != null && labeled != null) cls = cls.MaskedFill(labeled.LogicalNot(), _actionClasses);
+                    ? Torch.Full([b, t], noAction, DType.Int64, noisy.Device)
+                    : _mapAction.Spec.ClassIndices(actions.Select(2, _mapAction.Column));
+                if (actions != null && labeled != null) cls = cls.MaskedFill(labeled.LogicalNot(), noAction);
                 var maps = _previousMaps.IndexSelect(0, cls.Flatten());
                 var s2 = near.Shape[2];
                 var mapped = near.Reshape(b * t, s2, near.Shape[3]).MatMul(maps).View(b, t, s2, dim);
