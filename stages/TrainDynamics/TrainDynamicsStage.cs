@@ -315,10 +315,10 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
         var h = TrainDynamicsStage.AvailableHorizons(training).Max();
         _log.LogInformation("step {Step}: psnr_k{K}_h{H} {Psnr:0.00} dB, floor_h{H} {Floor:0.00} dB, gain_k{K}_h{H} {Gain:+0.00;-0.00} dB, "
             + "pooled_gain_k{K}_h{H} {PooledGain:+0.00;-0.00} dB, rollout_action_gain_k{K}_h{H} {ActionGain:+0.00;-0.00} dB, "
-            + "action_shuffle_ratio {ShuffleRatio:0.000}, flow_loss {FlowLoss:0.00000} ({Windows} windows), train loss {Loss:0.0000}, {Seconds:0}s",
+            + "action_shuffle_ratio {ShuffleRatio:0.000}, flow_loss {FlowLoss:0.00000} ({Windows} windows of {Episodes} episodes), train loss {Loss:0.0000}, {Seconds:0}s",
             step.Step, k, h, m.GetValueOrDefault($"psnr_k{k}_h{h}", double.NaN), h, m.GetValueOrDefault($"floor_h{h}", double.NaN),
             k, h, m.GetValueOrDefault($"gain_k{k}_h{h}", double.NaN), k, h, m.GetValueOrDefault($"pooled_gain_k{k}_h{h}", double.NaN),
-            k, h, m.GetValueOrDefault($"rollout_action_gain_k{k}_h{h}", double.NaN), m["action_shuffle_ratio"], m["flow_loss"], result.Windows, step.Loss, seconds);
+            k, h, m.GetValueOrDefault($"rollout_action_gain_k{k}_h{h}", double.NaN), m["action_shuffle_ratio"], m["flow_loss"], result.Windows, result.Episodes.Count, step.Loss, seconds);
         return result;
     }
 
@@ -370,6 +370,7 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
             if (double.IsFinite(value)) metrics[key] = value;
             else _log.LogWarning("final metric {Metric} is {Value}: left out of the manifest", key, value);
         metrics["eval_windows"] = last.Windows;
+        metrics["eval_episodes"] = last.Episodes.Count;
         metrics["train_steps"] = trainer.Step;
         metrics["train_seconds"] = Math.Round(trainSeconds, 1);
         metrics["train_frames_per_second"] = trainSeconds > 0 ? Math.Round(frames / trainSeconds, 2) : 0;
@@ -381,6 +382,7 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
         {
             ["split"] = split,
             ["windows"] = last.Windows,
+            ["episodes"] = new JsonArray(last.Episodes.Select(e => (JsonNode)e).ToArray()),
             ["context"] = training.EvalContext,
             ["horizon"] = training.EvalHorizon,
             ["samplingSteps"] = new JsonArray(DynamicsEvaluation.SamplingSteps.Where(k => k <= modelConfig.KMax).Select(k => (JsonNode)k).ToArray()),

@@ -15,8 +15,11 @@ using Torch = Dreamer.Torch.Torch;
 /// latent copied forward) and latent_floor_ratio_k{K} = floor / rollout MSE (above 1: better than copying), flow_loss and action_shuffle_ratio
 /// (finest-step loss with actions shuffled across windows over the loss with the true ones; above 1 means
 /// the model reads its actions); eval_windows_labeled is 1 when the windows come from labeled episodes. Video: per frame an RGB24 image (ground truth | imagined) of the first window.
+/// Episodes: the distinct episodes the windows come from, in order (names when the set has them), so a reader can tell
+/// how representative the numbers are.
 /// </summary>
-public sealed record DynamicsEvalResult(Dictionary<string, double> Metrics, IReadOnlyList<byte[]> Video, int VideoWidth, int VideoHeight, int Windows);
+public sealed record DynamicsEvalResult(Dictionary<string, double> Metrics, IReadOnlyList<byte[]> Video, int VideoWidth, int VideoHeight, int Windows,
+    IReadOnlyList<string> Episodes);
 
 public static class DynamicsEvaluation
 {
@@ -92,7 +95,8 @@ public static class DynamicsEvaluation
         metrics["action_shuffle_ratio"] = shuffled / Math.Max(flow, 1e-12);
         if (modelTraining) model.Train();
         if (tokenizerTraining) tokenizer?.Train();
-        return new DynamicsEvalResult(metrics, video, videoWidth, videoHeight, starts.Length);
+        var episodes = starts.Select(s => data.Episodes[s]).Distinct().Select(e => data.EpisodeNames?[e] ?? $"episode {e}").ToArray();
+        return new DynamicsEvalResult(metrics, video, videoWidth, videoHeight, starts.Length, episodes);
 
         Tensor AtHorizon(Tensor frames, int h) => frames.Narrow(1, context + h - 1, 1);
     }

@@ -57,6 +57,9 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
         var eval = JsonNode.Parse(await store.ReadAllBytesAsync(prefix + TrainDynamicsStage.EvalFile))!;
         Assert.Equal([15L, 30L], eval["curve"]!.AsArray().Select(c => c!["step"]!.GetValue<long>()));
         Assert.Equal(FramesTable.ValidationSplit, eval["split"]!.GetValue<string>());
+        // The windows' episodes by name: here the one validation episode.
+        Assert.Equal([_fixture.Frames.Episodes[1].Id], eval["episodes"]!.AsArray().Select(e => e!.GetValue<string>()));
+        Assert.Equal(1, manifest.Metrics["eval_episodes"]);
         Assert.Equal(manifest.Metrics["psnr_k4_h4"], eval["final"]!["psnr_k4_h4"]!.GetValue<double>());
 
         // Two windows of (2 context + 4 imagined) frames of 64x64, side by side and stacked, upscaled 4x.
