@@ -250,6 +250,17 @@ public sealed class DynamicsTests
     }
 
     [Fact]
+    public void ShufflePairsWindowsWithSpreadOutOthers()
+    {
+        // Distinct offsets across the windows (not only the neighbour); never a window with itself unless it is alone.
+        Assert.Equal([6, 13, 19, 26], DynamicsEvaluation.ShuffleOffsets(32, 4));
+        Assert.Equal([16], DynamicsEvaluation.ShuffleOffsets(32, 1));
+        Assert.Equal([1, 2], DynamicsEvaluation.ShuffleOffsets(3, 4));
+        Assert.Equal([1], DynamicsEvaluation.ShuffleOffsets(2, 4));
+        Assert.Equal([0], DynamicsEvaluation.ShuffleOffsets(1, 4));
+    }
+
+    [Fact]
     public void SamplerIsDeterministicForASeed()
     {
         using var data = ActionWorld(2, 10, 7);
