@@ -42,6 +42,9 @@ public static class DynamicsPresets
         // for PreviousInput alone, -1.27 and -1.64 dB for the maps at gain 1); without a grid or a categorical action they are dropped.
         // Pack 1 (a token per latent): with the maps, at 3000 steps, one frame ahead -2.20 vs -3.67 dB, 16 frames +1.08 vs +0.97 dB,
         // shuffle ratio 1.053 vs 1.028, for 1.6-1.8x the step time (play still ~31 frames/s).
+        // On windows that include contractor play (README, "Measured on representative windows"), 3000 steps: 16 frames +0.44 dB,
+        // one frame +0.31 dB, shuffle ratio 1.358, against -0.22, -2.98 dB and 1.325 without PreviousInput and the maps (Pack 2);
+        // an 8000-step schedule reached +0.71 dB at 16 frames, not worth 2.5x the time here.
         new DynamicsConfig { Pack = 1, ConditionSpatial = true, PreviousInput = true, PreviousReach = 1, PreviousPerAction = true, PreviousMapGain = 30 },
         new DynamicsTrainingConfig
         {
