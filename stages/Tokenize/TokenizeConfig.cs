@@ -83,6 +83,9 @@ public sealed class TokenizeSection() : TrainingSection("Tokenizer")
             Width = width ?? preset.Model.Width,
             Channels = channels,
         };
+        // The preset's reach was chosen for its own grid: without a latent grid, or with one finer than the patches, it is
+        // dropped (the manifest's effective config shows what ran); set explicitly, the same is bad input.
+        if (Model.LatentReach == null && model.LatentReach != null && !model.LatentReachFits) model = model with { LatentReach = null };
         return (model, training);
     }
 

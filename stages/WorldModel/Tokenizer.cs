@@ -82,6 +82,10 @@ public sealed record TokenizerConfig
         return ((long)Math.Floor((j / gridCols + 0.5) * PatchRows / gridRows), (long)Math.Floor((j % gridCols + 0.5) * PatchCols / gridCols));
     }
 
+    /// <summary>Whether a <see cref="LatentReach"/> can apply: a latent grid no finer than the patch grid, so every latent's cell holds a patch.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool LatentReachFits => LatentGrid && LatentGridShape.Rows <= PatchRows && LatentGridShape.Cols <= PatchCols;
+
     /// <summary>Whether patch p lies in latent j's cell widened by <see cref="LatentReach"/> (true for every pair without it).</summary>
     public bool LatentReaches(int j, int p)
     {
@@ -112,7 +116,7 @@ public sealed record TokenizerConfig
         if (PixelHidden < 0) yield return $"{prefix}PixelHidden must not be negative (got {PixelHidden})";
         if (LatentReach < 0) yield return $"{prefix}LatentReach must not be negative (got {LatentReach})";
         if (LatentReach != null && !LatentGrid) yield return $"{prefix}LatentReach needs LatentGrid (the cells are the latent grid's)";
-        if (LatentReach != null && LatentGrid && (LatentGridShape.Rows > PatchRows || LatentGridShape.Cols > PatchCols))
+        if (LatentReach != null && LatentGrid && !LatentReachFits)
             yield return $"{prefix}LatentReach needs a latent grid no finer than the patch grid (latents {LatentGridShape.Rows}x{LatentGridShape.Cols}, " +
                 $"patches {PatchRows}x{PatchCols}): some latent's cell would hold no patch";
         foreach (var p in Encoder.Validate(prefix + "Encoder:")) yield return p;

@@ -38,7 +38,9 @@ public static class TokenizerPresets
         {
             // Patch 7 = the built-in game's 7-pixel cells (64 is padded to 70): each patch is one cell. LatentGrid
             // measured +0.6 dB validation PSNR at step 500 over the same recipe without it (20.04 vs 19.43 dB).
-            PatchSize = 7, Latents = 32, LatentDim = 16, ContextFrames = 8, PixelHidden = 384, PatchPositions = true, LatentGrid = true,
+            // LatentReach 1: on the same data and 1000-step schedule, 23.27 dB validation PSNR (SSIM 0.800) against 21.87 (0.784)
+            // without it, at +2% step time; +0.34 dB at step 500. Dropped when a setting leaves no fitting latent grid.
+            PatchSize = 7, Latents = 32, LatentDim = 16, ContextFrames = 8, PixelHidden = 384, PatchPositions = true, LatentGrid = true, LatentReach = 1,
             Encoder = new SpaceTimeConfig { Dim = 96, Heads = 3, KvHeads = 3, Hidden = 256, Layers = 4, TimeEvery = 4 },
             Decoder = new SpaceTimeConfig { Dim = 96, Heads = 3, KvHeads = 3, Hidden = 256, Layers = 4, TimeEvery = 4 },
         },

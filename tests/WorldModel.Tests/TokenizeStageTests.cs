@@ -322,6 +322,12 @@ public sealed class TokenizeStageTests(TokenizedStore tokenized) : IClassFixture
         Assert.Equal(1, reach.LatentReach);
         Assert.Null(new TokenizerModelSection { LatentReach = -1 }.Apply(reach).LatentReach);
         Assert.Equal(1, new TokenizerModelSection().Apply(reach).LatentReach);
+        // The preset's reach falls away where it cannot apply; set explicitly, the stage refuses it by name.
+        Assert.Equal(1, TokenizerPresets.Small.Model.LatentReach);
+        Assert.Null(new TokenizeSection { Preset = "small", Model = new TokenizerModelSection { LatentGrid = false } }.Resolve(null, null).Model.LatentReach);
+        Assert.Null(new TokenizeSection { Preset = "small", Model = new TokenizerModelSection { Latents = 400 } }.Resolve(null, null).Model.LatentReach);
+        var forced = new TokenizeSection { Preset = "small", Model = new TokenizerModelSection { LatentGrid = false, LatentReach = 1 } };
+        Assert.Contains(forced.Validate(), p => p.Contains("LatentReach needs LatentGrid"));
     }
 
     [Fact]
