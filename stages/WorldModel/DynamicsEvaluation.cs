@@ -141,7 +141,8 @@ public static class DynamicsEvaluation
         var z1 = z.Narrow(1, 0, t);
         var a = actions.Narrow(1, 0, t);
         var l = labeled.Narrow(1, 0, t);
-        var offsets = ShuffleOffsets((int)b, ShufflePairings);
+        // Other windows' actions, the same at every signal level: rolled once.
+        var others = ShuffleOffsets((int)b, ShufflePairings).Select(r => (Actions: a.Roll(r, 0), Labeled: l.Roll(r, 0))).ToArray();
         double flow = 0, shuffled = 0;
         var k = model.Config.KMax;
         var finest = DynamicsConfig.Log2(k);
@@ -154,8 +155,8 @@ public static class DynamicsEvaluation
             var noise = Torch.Randn(z1.Shape, generator, z1.DType, device);
             var noisy = noise * (1 - tau) + z1 * tau;
             flow += (model.Forward(noisy, signal, step, a, l) - z1).Square().Mean().ToDouble();
-            foreach (var roll in offsets)
-                shuffled += (model.Forward(noisy, signal, step, a.Roll(roll, 0), l.Roll(roll, 0)) - z1).Square().Mean().ToDouble() / offsets.Length;
+            foreach (var (otherActions, otherLabeled) in others)
+                shuffled += (model.Forward(noisy, signal, step, otherActions, otherLabeled) - z1).Square().Mean().ToDouble() / others.Length;
         }
         return (flow / k, shuffled / k);
     }
