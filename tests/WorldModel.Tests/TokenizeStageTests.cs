@@ -328,6 +328,10 @@ public sealed class TokenizeStageTests(TokenizedStore tokenized) : IClassFixture
         Assert.Null(new TokenizeSection { Preset = "small", Model = new TokenizerModelSection { Latents = 400 } }.Resolve(null, null).Model.LatentReach);
         var forced = new TokenizeSection { Preset = "small", Model = new TokenizerModelSection { LatentGrid = false, LatentReach = 1 } };
         Assert.Contains(forced.Validate(), p => p.Contains("LatentReach needs LatentGrid"));
+        // The small preset trains without masking; the paper's masking is one setting away.
+        Assert.Equal(0, model.MaskProbMax);
+        Assert.Equal(0.9, new TokenizeSection { Preset = "small", Model = new TokenizerModelSection { MaskProbMax = 0.9 } }.Resolve(null, null).Model.MaskProbMax);
+        Assert.Contains(new TokenizeSection { Preset = "small", Model = new TokenizerModelSection { MaskProbMax = 1 } }.Validate(), p => p.Contains("MaskProbMax"));
     }
 
     [Fact]
