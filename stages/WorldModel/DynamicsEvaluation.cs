@@ -14,7 +14,7 @@ using Torch = Dreamer.Torch.Torch;
 /// actions, windows rolled by half their number; above 0 means rollouts follow their actions), latent_mse_k{K} (over the horizon), latent_floor_mse (the last context
 /// latent copied forward) and latent_floor_ratio_k{K} = floor / rollout MSE (above 1: better than copying), flow_loss and action_shuffle_ratio
 /// (finest-step loss with other windows' actions, averaged over <see cref="ShufflePairings"/> rolls, over the loss with the true ones; above 1 means
-/// the model reads its actions); eval_windows_labeled is 1 when the windows come from labeled episodes. Video: per frame an RGB24 image (ground truth | imagined) of the first window.
+/// the model reads its actions; action_shuffle_ratio_level{L} the same at signal level tau = L / KMax alone); eval_windows_labeled is 1 when the windows come from labeled episodes. Video: per frame an RGB24 image (ground truth | imagined) of the first window.
 /// Episodes: the distinct episodes the windows come from, in order (names when the set has them), so a reader can tell
 /// how representative the numbers are.
 /// </summary>
@@ -92,8 +92,11 @@ public static class DynamicsEvaluation
                 metrics[$"rollout_action_gain_k{k}_h{h}"] = metrics[$"pooled_psnr_k{k}_h{h}"] - Psnr(AtHorizon(shuffledFrames, h), AtHorizon(truthFrames, h)).Pooled;
         }
         var (flow, shuffled) = ActionShuffle(model, z, actions, labeled, seed, training.SequenceLength, device);
-        metrics["flow_loss"] = flow;
-        metrics["action_shuffle_ratio"] = shuffled / Math.Max(flow, 1e-12);
+        metrics["flow_loss"] = flow.Average();
+        metrics["action_shuffle_ratio"] = shuffled.Average() / Math.Max(metrics["flow_loss"], 1e-12);
+        // Per signal level (tau = level / KMax); the pooled ratio is their loss-weighted mean.
+        for (var level = 0; level < flow.Length; level++)
+            metrics[$"action_shuffle_ratio_level{level}"] = shuffled[level] / Math.Max(flow[level], 1e-12);
         if (modelTraining) model.Train();
         if (tokenizerTraining) tokenizer?.Train();
         var episodes = starts.Select(s => data.Episodes[s]).Distinct().Select(e => data.EpisodeNames?[e] ?? $"episode {e}").ToArray();
@@ -129,10 +132,11 @@ public static class DynamicsEvaluation
             .Where(r => r >= 1 && r < windows).Distinct().DefaultIfEmpty(0).ToArray();
 
     /// <summary>
-    /// Finest-step (flow) loss of the first SequenceLength frames at every signal level, with the windows'
-    /// own actions and with other windows' actions (each of <see cref="ShuffleOffsets"/>, same noise): a model that ignores actions scores 1.
+    /// Finest-step (flow) loss of the first SequenceLength frames at each signal level, with the windows'
+    /// own actions and with other windows' actions (averaged over <see cref="ShuffleOffsets"/>, same noise): a model that ignores actions
+    /// has equal losses.
     /// </summary>
-    private static (double Flow, double Shuffled) ActionShuffle(DynamicsModel model, Tensor z, Tensor actions, Tensor labeled, ulong seed,
+    private static (double[] Flow, double[] Shuffled) ActionShuffle(DynamicsModel model, Tensor z, Tensor actions, Tensor labeled, ulong seed,
         int length, Device device)
     {
         using var scope = Torch.NewDisposeScope();
@@ -143,8 +147,8 @@ public static class DynamicsEvaluation
         var l = labeled.Narrow(1, 0, t);
         // Other windows' actions, the same at every signal level: rolled once.
         var others = ShuffleOffsets((int)b, ShufflePairings).Select(r => (Actions: a.Roll(r, 0), Labeled: l.Roll(r, 0))).ToArray();
-        double flow = 0, shuffled = 0;
         var k = model.Config.KMax;
+        double[] flow = new double[k], shuffled = new double[k];
         var finest = DynamicsConfig.Log2(k);
         using var generator = new Generator(seed ^ 0xA5A5A5A5UL, device);
         using var step = Torch.Full([b, t], finest, DType.Int64, device);
@@ -154,11 +158,11 @@ public static class DynamicsEvaluation
             using var signal = Torch.Full([b, t], level, DType.Int64, device);
             var noise = Torch.Randn(z1.Shape, generator, z1.DType, device);
             var noisy = noise * (1 - tau) + z1 * tau;
-            flow += (model.Forward(noisy, signal, step, a, l) - z1).Square().Mean().ToDouble();
+            flow[level] = (model.Forward(noisy, signal, step, a, l) - z1).Square().Mean().ToDouble();
             foreach (var (otherActions, otherLabeled) in others)
-                shuffled += (model.Forward(noisy, signal, step, otherActions, otherLabeled) - z1).Square().Mean().ToDouble() / others.Length;
+                shuffled[level] += (model.Forward(noisy, signal, step, otherActions, otherLabeled) - z1).Square().Mean().ToDouble() / others.Length;
         }
-        return (flow / k, shuffled / k);
+        return (flow, shuffled);
     }
 
     /// <summary>Frames [B, T, H, W, C] in [0, 1] side by side (truth | imagined), windows stacked vertically; RGB24 per frame.</summary>

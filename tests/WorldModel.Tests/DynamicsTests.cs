@@ -247,6 +247,11 @@ public sealed class DynamicsTests
         Assert.Equal(after.Metrics["latent_floor_mse"] / after.Metrics["latent_mse_k4"], after.Metrics["latent_floor_ratio_k4"], 9);
         Assert.True(after.Metrics["latent_floor_mse"] > 0);
         Assert.True(after.Metrics["action_shuffle_ratio"] > 1.05, $"action shuffle ratio {after.Metrics["action_shuffle_ratio"]:0.000}; {summary}");
+        // One ratio per signal level; the pooled ratio is their loss-weighted mean, so it lies between them.
+        var levels = Enumerable.Range(0, Tiny.KMax).Select(l => after.Metrics[$"action_shuffle_ratio_level{l}"]).ToArray();
+        Assert.False(after.Metrics.ContainsKey($"action_shuffle_ratio_level{Tiny.KMax}"));
+        Assert.InRange(after.Metrics["action_shuffle_ratio"], levels.Min(), levels.Max());
+        Assert.True(levels.Max() > levels.Min(), summary);
     }
 
     [Fact]
