@@ -158,9 +158,9 @@ public static class DynamicsEvaluation
             using var signal = Torch.Full([b, t], level, DType.Int64, device);
             var noise = Torch.Randn(z1.Shape, generator, z1.DType, device);
             var noisy = noise * (1 - tau) + z1 * tau;
-            flow[level] = (model.Forward(noisy, signal, step, a, l) - z1).Square().Mean().ToDouble();
-            foreach (var (otherActions, otherLabeled) in others)
-                shuffled[level] += (model.Forward(noisy, signal, step, otherActions, otherLabeled) - z1).Square().Mean().ToDouble() / others.Length;
+            double Loss(Tensor withActions, Tensor withLabeled) => (model.Forward(noisy, signal, step, withActions, withLabeled) - z1).Square().Mean().ToDouble();
+            flow[level] = Loss(a, l);
+            shuffled[level] = others.Average(o => Loss(o.Actions, o.Labeled));
         }
         return (flow, shuffled);
     }
