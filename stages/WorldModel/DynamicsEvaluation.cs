@@ -14,7 +14,8 @@ using Torch = Dreamer.Torch.Torch;
 /// actions, windows rolled by half their number; above 0 means rollouts follow their actions), latent_mse_k{K} (over the horizon), latent_floor_mse (the last context
 /// latent copied forward) and latent_floor_ratio_k{K} = floor / rollout MSE (above 1: better than copying), flow_loss and action_shuffle_ratio
 /// (finest-step loss with other windows' actions, averaged over <see cref="ShufflePairings"/> rolls, over the loss with the true ones; above 1 means
-/// the model reads its actions; action_shuffle_ratio_level{L} the same at signal level tau = L / KMax alone); eval_windows_labeled is 1 when the windows come from labeled episodes. Video: per frame an RGB24 image (ground truth | imagined) of the first window.
+/// the model reads its actions; action_shuffle_ratio_level{L} the same at signal level tau = L / KMax alone), action_shuffle_ratio_clean_context
+/// (the same pooled over levels, scoring only each window's last frame behind a past corrupted as the sampler's context); eval_windows_labeled is 1 when the windows come from labeled episodes. Video: per frame an RGB24 image (ground truth | imagined) of the first window.
 /// Episodes: the distinct episodes the windows come from, in order (names when the set has them), so a reader can tell
 /// how representative the numbers are.
 /// </summary>
@@ -91,12 +92,14 @@ public static class DynamicsEvaluation
             foreach (var h in Horizons.Where(h => h <= horizon))
                 metrics[$"rollout_action_gain_k{k}_h{h}"] = metrics[$"pooled_psnr_k{k}_h{h}"] - Psnr(AtHorizon(shuffledFrames, h), AtHorizon(truthFrames, h)).Pooled;
         }
-        var (flow, shuffled) = ActionShuffle(model, z, actions, labeled, seed, training.SequenceLength, device);
-        metrics["flow_loss"] = flow.Average();
-        metrics["action_shuffle_ratio"] = shuffled.Average() / Math.Max(metrics["flow_loss"], 1e-12);
+        var shuffle = ActionShuffle(model, z, actions, labeled, seed, training.SequenceLength, device);
+        metrics["flow_loss"] = shuffle.Flow.Average();
+        metrics["action_shuffle_ratio"] = shuffle.Shuffled.Average() / Math.Max(metrics["flow_loss"], 1e-12);
         // Per signal level (tau = level / KMax); the pooled ratio is their loss-weighted mean.
-        for (var level = 0; level < flow.Length; level++)
-            metrics[$"action_shuffle_ratio_level{level}"] = shuffled[level] / Math.Max(flow[level], 1e-12);
+        for (var level = 0; level < shuffle.Flow.Length; level++)
+            metrics[$"action_shuffle_ratio_level{level}"] = shuffle.Shuffled[level] / Math.Max(shuffle.Flow[level], 1e-12);
+        if (shuffle.FlowLast.Length > 0)
+            metrics["action_shuffle_ratio_clean_context"] = shuffle.ShuffledLast.Average() / Math.Max(shuffle.FlowLast.Average(), 1e-12);
         if (modelTraining) model.Train();
         if (tokenizerTraining) tokenizer?.Train();
         var episodes = starts.Select(s => data.Episodes[s]).Distinct().Select(e => data.EpisodeNames?[e] ?? $"episode {e}").ToArray();
@@ -134,10 +137,11 @@ public static class DynamicsEvaluation
     /// <summary>
     /// Finest-step (flow) loss of the first SequenceLength frames at each signal level, with the windows'
     /// own actions and with other windows' actions (averaged over <see cref="ShuffleOffsets"/>, same noise): a model that ignores actions
-    /// has equal losses.
+    /// has equal losses. Flow/Shuffled put every frame at the level (the training objective's regime); FlowLast/ShuffledLast score the
+    /// last frame alone at the level behind a past corrupted and labelled as the sampler does (the regime play and rollouts run in).
     /// </summary>
-    private static (double[] Flow, double[] Shuffled) ActionShuffle(DynamicsModel model, Tensor z, Tensor actions, Tensor labeled, ulong seed,
-        int length, Device device)
+    private static (double[] Flow, double[] Shuffled, double[] FlowLast, double[] ShuffledLast) ActionShuffle(DynamicsModel model, Tensor z,
+        Tensor actions, Tensor labeled, ulong seed, int length, Device device)
     {
         using var scope = Torch.NewDisposeScope();
         var t = (int)Math.Min(length, z.Size(1));
@@ -147,22 +151,42 @@ public static class DynamicsEvaluation
         var l = labeled.Narrow(1, 0, t);
         // Other windows' actions, the same at every signal level: rolled once.
         var others = ShuffleOffsets((int)b, ShufflePairings).Select(r => (Actions: a.Roll(r, 0), Labeled: l.Roll(r, 0))).ToArray();
-        var k = model.Config.KMax;
-        double[] flow = new double[k], shuffled = new double[k];
-        var finest = DynamicsConfig.Log2(k);
+        var config = model.Config;
+        var k = config.KMax;
+        double[] flow = new double[k], shuffled = new double[k], flowLast = new double[k], shuffledLast = new double[k];
         using var generator = new Generator(seed ^ 0xA5A5A5A5UL, device);
-        using var step = Torch.Full([b, t], finest, DType.Int64, device);
+        using var step = Torch.Full([b, t], DynamicsConfig.Log2(k), DType.Int64, device);
         for (var level = 0; level < k; level++)
         {
             var tau = (double)level / k;
             using var signal = Torch.Full([b, t], level, DType.Int64, device);
-            var noise = Torch.Randn(z1.Shape, generator, z1.DType, device);
-            var noisy = noise * (1 - tau) + z1 * tau;
-            double Loss(Tensor withActions, Tensor withLabeled) => (model.Forward(noisy, signal, step, withActions, withLabeled) - z1).Square().Mean().ToDouble();
-            flow[level] = Loss(a, l);
-            shuffled[level] = others.Average(o => Loss(o.Actions, o.Labeled));
+            var noisy = Torch.Randn(z1.Shape, generator, z1.DType, device) * (1 - tau) + z1 * tau;
+            flow[level] = Loss(noisy, signal, a, l, t);
+            shuffled[level] = others.Average(o => Loss(noisy, signal, o.Actions, o.Labeled, t));
         }
-        return (flow, shuffled);
+        if (t < 2) return (flow, shuffled, [], []);
+        // Drawn after the loop above, so its numbers do not depend on this one.
+        var past = DynamicsSampler.CorruptContext(z1.Narrow(1, 0, t - 1), config.ContextNoise, generator);
+        var pastSignal = Torch.Full([b, t - 1], config.ContextSignal, DType.Int64, device);
+        var lastNoise = Torch.Randn([b, 1, z1.Size(2), z1.Size(3)], generator, z1.DType, device);
+        for (var level = 0; level < k; level++)
+        {
+            using var levelScope = Torch.NewDisposeScope();
+            var tau = (double)level / k;
+            var noisy = Torch.Cat([past, lastNoise * (1 - tau) + z1.Narrow(1, t - 1, 1) * tau], 1);
+            var signal = Torch.Cat([pastSignal, Torch.Full([b, 1], level, DType.Int64, device)], 1);
+            flowLast[level] = Loss(noisy, signal, a, l, 1);
+            shuffledLast[level] = others.Average(o => Loss(noisy, signal, o.Actions, o.Labeled, 1));
+        }
+        return (flow, shuffled, flowLast, shuffledLast);
+
+        // Mean squared error of the clean-latent prediction over the last `scored` frames.
+        double Loss(Tensor noisy, Tensor signal, Tensor withActions, Tensor withLabeled, int scored)
+        {
+            using var lossScope = Torch.NewDisposeScope();
+            return (model.Forward(noisy, signal, step, withActions, withLabeled).Narrow(1, t - scored, scored) - z1.Narrow(1, t - scored, scored))
+                .Square().Mean().ToDouble();
+        }
     }
 
     /// <summary>Frames [B, T, H, W, C] in [0, 1] side by side (truth | imagined), windows stacked vertically; RGB24 per frame.</summary>

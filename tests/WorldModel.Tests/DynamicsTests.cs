@@ -252,6 +252,9 @@ public sealed class DynamicsTests
         Assert.False(after.Metrics.ContainsKey($"action_shuffle_ratio_level{Tiny.KMax}"));
         Assert.InRange(after.Metrics["action_shuffle_ratio"], levels.Min(), levels.Max());
         Assert.True(levels.Max() > levels.Min(), summary);
+        // Scored in the sampler's regime (clean past, the last frame noised): the zero-initialised head reads no action at all.
+        Assert.Equal(1.0, before.Metrics["action_shuffle_ratio_clean_context"], 12);
+        Assert.True(after.Metrics["action_shuffle_ratio_clean_context"] > 1.05, summary);
     }
 
     [Fact]
