@@ -70,7 +70,7 @@ public static class DynamicsEvaluation
             var imagined = sampler.Rollout(contextZ, actions.Narrow(1, 0, context), labeled.Narrow(1, 0, context),
                 actions.Narrow(1, context, horizon), labeled.Narrow(1, context, horizon), horizon);
             metrics[$"latent_mse_k{k}"] = (imagined - futureZ).Square().Mean().ToDouble();
-            metrics[$"latent_floor_ratio_k{k}"] = latentFloor / Math.Max(metrics[$"latent_mse_k{k}"], 1e-12);
+            metrics[$"latent_floor_ratio_k{k}"] = Ratio(latentFloor, metrics[$"latent_mse_k{k}"]);
             if (tokenizer == null || truthFrames == null) continue;
             var frames = tokenizer.DecodeSequence(Torch.Cat([contextZ, imagined], 1));
             foreach (var h in Horizons.Where(h => h <= horizon))
@@ -94,18 +94,19 @@ public static class DynamicsEvaluation
         }
         var shuffle = ActionShuffle(model, z, actions, labeled, seed, training.SequenceLength, device);
         metrics["flow_loss"] = shuffle.Flow.Average();
-        metrics["action_shuffle_ratio"] = shuffle.Shuffled.Average() / Math.Max(metrics["flow_loss"], 1e-12);
+        metrics["action_shuffle_ratio"] = Ratio(shuffle.Shuffled.Average(), metrics["flow_loss"]);
         // Per signal level (tau = level / KMax); the pooled ratio is their loss-weighted mean.
         for (var level = 0; level < shuffle.Flow.Length; level++)
-            metrics[$"action_shuffle_ratio_level{level}"] = shuffle.Shuffled[level] / Math.Max(shuffle.Flow[level], 1e-12);
+            metrics[$"action_shuffle_ratio_level{level}"] = Ratio(shuffle.Shuffled[level], shuffle.Flow[level]);
         if (shuffle.FlowLast.Length > 0)
-            metrics["action_shuffle_ratio_clean_context"] = shuffle.ShuffledLast.Average() / Math.Max(shuffle.FlowLast.Average(), 1e-12);
+            metrics["action_shuffle_ratio_clean_context"] = Ratio(shuffle.ShuffledLast.Average(), shuffle.FlowLast.Average());
         if (modelTraining) model.Train();
         if (tokenizerTraining) tokenizer?.Train();
         var episodes = starts.Select(s => data.Episodes[s]).Distinct().Select(e => data.EpisodeNames?[e] ?? $"episode {e}").ToArray();
         return new DynamicsEvalResult(metrics, video, videoWidth, videoHeight, starts.Length, episodes);
 
         Tensor AtHorizon(Tensor frames, int h) => frames.Narrow(1, context + h - 1, 1);
+        static double Ratio(double numerator, double denominator) => numerator / Math.Max(denominator, 1e-12);
     }
 
     /// <summary>
@@ -160,7 +161,7 @@ public static class DynamicsEvaluation
         {
             var tau = (double)level / k;
             using var signal = Torch.Full([b, t], level, DType.Int64, device);
-            var noisy = Torch.Randn(z1.Shape, generator, z1.DType, device) * (1 - tau) + z1 * tau;
+            var noisy = ShortcutForcing.AtSignal(Torch.Randn(z1.Shape, generator, z1.DType, device), z1, tau);
             flow[level] = Loss(noisy, signal, a, l, t);
             shuffled[level] = others.Average(o => Loss(noisy, signal, o.Actions, o.Labeled, t));
         }
@@ -173,7 +174,7 @@ public static class DynamicsEvaluation
         {
             using var levelScope = Torch.NewDisposeScope();
             var tau = (double)level / k;
-            var noisy = Torch.Cat([past, lastNoise * (1 - tau) + z1.Narrow(1, t - 1, 1) * tau], 1);
+            var noisy = Torch.Cat([past, ShortcutForcing.AtSignal(lastNoise, z1.Narrow(1, t - 1, 1), tau)], 1);
             var signal = Torch.Cat([pastSignal, Torch.Full([b, 1], level, DType.Int64, device)], 1);
             flowLast[level] = Loss(noisy, signal, a, l, 1);
             shuffledLast[level] = others.Average(o => Loss(noisy, signal, o.Actions, o.Labeled, 1));

@@ -111,6 +111,12 @@ public static class ShortcutForcing
         return values.IndexSelect(0, index.Flatten()).View(index.Shape).MoveToOuterScope();
     }
 
+    /// <summary>z~ = (1 - tau) z0 + tau z1: noise z0 moved toward clean latents z1 by the signal level tau.</summary>
+    public static Tensor AtSignal(Tensor z0, Tensor z1, Tensor tau) => z0 * (1 - tau) + z1 * tau;
+
+    /// <inheritdoc cref="AtSignal(Tensor, Tensor, Tensor)"/>
+    public static Tensor AtSignal(Tensor z0, Tensor z1, double tau) => z0 * (1 - tau) + z1 * tau;
+
     /// <summary>
     /// The loss for clean latents z1 [B, T, N, D] under a draw, with noise z0 ~ N(0, I) from the generator.
     /// The two teacher passes run only on rows with a bootstrap frame, without gradients. changeWeight: see
@@ -123,7 +129,7 @@ public static class ShortcutForcing
         var k = model.Config.KMax;
         var z0 = Torch.Randn(z1.Shape, generator, z1.DType, z1.Device);
         var tau = draw.Tau.View(draw.Tau.Size(0), draw.Tau.Size(1), 1, 1);
-        var noisy = z0 * (1 - tau) + z1 * tau;
+        var noisy = AtSignal(z0, z1, tau);
         var predicted = model.Forward(noisy, draw.Signal, draw.Step, actions, labeled);
 
         var weight = draw.Tau * 0.9 + 0.1; // w(tau), [B, T]
