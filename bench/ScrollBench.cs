@@ -10,8 +10,8 @@ using Torch = Dreamer.Torch.Torch;
 
 /// <summary>
 /// `./dreamer bench scroll [--quick] [--preset tiny|small|base] [--threads N] [--points N] [--walk mixed|horizontal|right|drift]
-/// [--set TrainDynamics:Key=Value ...]`: can the dynamics preset learn a scrolling view? A synthetic world of latents (a 4 x 8
-/// grid of 16-value latents, as the small tokenizer lays them out, cut from a fixed random field that wraps around) moves by
+/// [--set TrainDynamics:Key=Value ...]`: can the dynamics preset learn a scrolling view? A synthetic world of latents (the small
+/// tokenizer's grid of 16-value latents, 5 x 10 since it has 50; 4 x 8 before, with 32; cut from a fixed random field that wraps around) moves by
 /// one latent per move action and stays put otherwise, so after a clean context the next frame is a copy or a one-latent
 /// shift, given the action. The preset trains on it as train-dynamics would; every quarter of the run (quick: 200 steps,
 /// else 1000; --points N: every 1/N) the frame after 9 clean frames is predicted in one step from pure noise, and its error
@@ -22,7 +22,8 @@ using Torch = Dreamer.Torch.Torch;
 /// </summary>
 public static class ScrollBench
 {
-    const int Rows = 4, Cols = 8, Dim = 16, FieldSide = 48, Context = 9;
+    const int Dim = 16, FieldSide = 48, Context = 9;
+    static readonly int Rows = TokenizerPresets.Small.Model.LatentGridShape.Rows, Cols = TokenizerPresets.Small.Model.LatentGridShape.Cols;
 
     public static Task<int> RunAsync(string[] args)
     {

@@ -5,8 +5,8 @@ namespace Dreamer.WorldModel;
 public sealed record DynamicsPreset(string Name, DynamicsConfig Model, DynamicsTrainingConfig Training, string Purpose, bool GridPositions = false);
 
 /// <summary>
-/// The dynamics presets. tiny: tests (seconds). small: a 2-core CPU box in about half an hour over the small
-/// tokenizer's 32x16 latents. base: a GPU host.
+/// The dynamics presets. tiny: tests (seconds). small: a 2-core CPU box in about 45 minutes over the small
+/// tokenizer's 50x16 latents. base: a GPU host.
 /// </summary>
 public static class DynamicsPresets
 {
@@ -57,7 +57,7 @@ public static class DynamicsPresets
             // on 8 windows; -8.0 dB and 1.09 on 30 of the same validation episodes).
             EvalEvery = 500, EvalWindows = 32, EvalContext = 4, EvalHorizon = 16, CheckpointEvery = 250,
         },
-        "this machine: 2 CPU cores, about half an hour alone on it (3000 steps at ~0.4 s plus six evaluations: 26 min measured)", GridPositions: true);
+        "this machine: 2 CPU cores, about 45 minutes alone on it (over 50 latents: 2750 steps at ~0.45 s plus six evaluations in 41.5 min measured)", GridPositions: true);
 
     public static DynamicsPreset Base { get; } = new("base",
         new DynamicsConfig
