@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Dreamer.Hosting;
+using Dreamer.Stages.TrainDynamics;
 
 namespace Dreamer.Bench;
 
@@ -90,6 +92,16 @@ public sealed record ModelBenchOptions(bool Quick, string Preset, int Threads, i
         Torch.UseThreads(threads, int.TryParse(Option("--blas-threads"), out var b) && b > 0 ? b : null);
         return new ModelBenchOptions(quick, preset, threads, Torch.BlasThreads ?? 0);
     }
+
+    /// <summary>
+    /// The train-dynamics settings a model bench runs: the bench's preset, then <paramref name="defaults"/>, then each
+    /// `--set TrainDynamics:Key=Value` of the command line. No DREAMER__ environment layer: a bench run is what its command line says.
+    /// </summary>
+    /// <exception cref="StageInputException">an unknown key or a value that does not parse</exception>
+    /// <exception cref="ArgumentException">a --set without its value</exception>
+    public TrainDynamicsSection DynamicsSection(string[] args, params string[] defaults) =>
+        StageConfiguration.Load<TrainDynamicsConfig>(
+            new ConfigSources(null, [$"TrainDynamics:Preset={Preset}", .. defaults, .. Values(args, "--set")]), new Dictionary<string, string?>()).TrainDynamics;
 
     /// <summary>The value after the first `name` in args, or null when the option is absent.</summary>
     /// <exception cref="ArgumentException">the option ends the line, with no value after it</exception>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Dreamer.Hosting;
 using Dreamer.Stages.TrainDynamics;
 using Dreamer.Torch;
 using Dreamer.WorldModel;
@@ -8,7 +9,8 @@ namespace Dreamer.Bench;
 using Torch = Dreamer.Torch.Torch;
 
 /// <summary>
-/// `./dreamer bench dynamics [--quick] [--preset tiny|small|base] [--threads N] [--blas-threads N]`: interactive play speed
+/// `./dreamer bench dynamics [--quick] [--preset tiny|small|base] [--threads N] [--blas-threads N] [--set TrainDynamics:Key=Value ...]`:
+/// interactive play speed
 /// (frames/s at K=4, batch 1: dynamics sampling through the KV cache plus tokenizer decoding, what
 /// `dreamer play` does per frame), batched rollout frames/s, and training model FLOP utilisation
 /// against the matmul peak measured in the same run. Speed does not depend on the weights, so the
@@ -24,8 +26,22 @@ public static class DynamicsBench
         var (quick, presetName, threads, blasThreads) = options;
         var preset = DynamicsPresets.Get(presetName);
         var tokenizerConfig = TokenizerPresets.Get(presetName).Model;
+        TrainDynamicsSection section;
+        try
+        {
+            // --set TrainDynamics:Model:... measures a model other than the preset's (say a wider one) as the stage would build it.
+            section = options.DynamicsSection(args);
+            if (!string.Equals(section.Device, "cpu", StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException($"TrainDynamics:Device={section.Device}: bench dynamics measures this machine's CPU (expected cpu)");
+            if (section.Validate().FirstOrDefault() is { } problem) throw new ArgumentException(problem);
+        }
+        catch (Exception e) when (e is StageInputException or ArgumentException)
+        {
+            Console.Error.WriteLine($"bench dynamics: {e.Message}");
+            return Task.FromResult(2);
+        }
         // Resolved as the stage resolves it over the preset tokenizer's latents (grid, and the categorical action below).
-        var (config, resolvedTraining) = new TrainDynamicsSection { Preset = presetName }.Resolve(tokenizerConfig.Latents, tokenizerConfig.LatentDim,
+        var (config, resolvedTraining) = section.Resolve(tokenizerConfig.Latents, tokenizerConfig.LatentDim,
             tokenizerConfig.LatentGrid ? tokenizerConfig.LatentGridShape.Cols : null, categoricalAction: true);
         var training = resolvedTraining with { WarmupSteps = 1, Steps = 1000, BootstrapStart = 0 };
         IReadOnlyList<ActionComponentSpec> actions =

@@ -28,15 +28,12 @@ public static class ScrollBench
     public static Task<int> RunAsync(string[] args)
     {
         if (ModelBenchOptions.Parse("scroll", args, DynamicsPresets.Names, defaultThreads: 1) is not { } options) return Task.FromResult(2);
-        var sets = new List<string> { $"TrainDynamics:Preset={options.Preset}", $"TrainDynamics:Steps={(options.Quick ? 200 : 1000)}" };
         TrainDynamicsSection section;
         int points;
         string walk;
         try
         {
-            sets.AddRange(ModelBenchOptions.Values(args, "--set"));
-            // No DREAMER__ environment layer: a bench run is what its command line says.
-            section = StageConfiguration.Load<TrainDynamicsConfig>(new ConfigSources(null, sets), new Dictionary<string, string?>()).TrainDynamics;
+            section = options.DynamicsSection(args, $"TrainDynamics:Steps={(options.Quick ? 200 : 1000)}");
             if (section.DeviceProblem() is { } problem) throw new StageInputException(problem);
             // Measured at every 1/points of the run (--points, default 4).
             var pointsArg = ModelBenchOptions.Value(args, "--points");
