@@ -33,7 +33,6 @@ public static class DynamicsBench
             section = options.DynamicsSection(args);
             if (!string.Equals(section.Device, "cpu", StringComparison.OrdinalIgnoreCase))
                 throw new ArgumentException($"TrainDynamics:Device={section.Device}: bench dynamics measures this machine's CPU (expected cpu)");
-            if (section.Validate().FirstOrDefault() is { } problem) throw new ArgumentException(problem);
         }
         catch (Exception e) when (e is StageInputException or ArgumentException)
         {
