@@ -15,7 +15,8 @@ using Torch = Dreamer.Torch.Torch;
 /// latent copied forward) and latent_floor_ratio_k{K} = floor / rollout MSE (above 1: better than copying), flow_loss and action_shuffle_ratio
 /// (finest-step loss with other windows' actions, averaged over <see cref="ShufflePairings"/> rolls, over the loss with the true ones; above 1 means
 /// the model reads its actions; action_shuffle_ratio_level{L} the same at signal level tau = L / KMax alone), action_shuffle_ratio_clean_context
-/// (the same pooled over levels, scoring only each window's last frame behind a past corrupted as the sampler's context); eval_windows_labeled is 1 when the windows come from labeled episodes. Video: per frame an RGB24 image (ground truth | imagined) of the first window.
+/// (the same pooled over levels, scoring only each window's last frame behind a past corrupted as the sampler's context),
+/// action_shuffle_ratio_as_trained (the training objective's flow loss, levels drawn per frame and w(tau)-weighted); eval_windows_labeled is 1 when the windows come from labeled episodes. Video: per frame an RGB24 image (ground truth | imagined) of the first window.
 /// Episodes: the distinct episodes the windows come from, in order (names when the set has them), so a reader can tell
 /// how representative the numbers are.
 /// </summary>
@@ -93,6 +94,8 @@ public static class DynamicsEvaluation
                 metrics[$"rollout_action_gain_k{k}_h{h}"] = metrics[$"pooled_psnr_k{k}_h{h}"] - Psnr(AtHorizon(shuffledFrames, h), AtHorizon(truthFrames, h)).Pooled;
         }
         var shuffle = ActionShuffle(model, z, actions, labeled, seed, training.SequenceLength, device);
+        var (drawnLoss, drawnShuffled) = ActionShuffleAsTrained(model, z, actions, labeled, seed, training, device);
+        metrics["action_shuffle_ratio_as_trained"] = Ratio(drawnShuffled, drawnLoss);
         metrics["flow_loss"] = shuffle.Flow.Average();
         metrics["action_shuffle_ratio"] = Ratio(shuffle.Shuffled.Average(), metrics["flow_loss"]);
         // Per signal level (tau = level / KMax); the pooled ratio is their loss-weighted mean.
@@ -188,6 +191,45 @@ public static class DynamicsEvaluation
             return (model.Forward(noisy, signal, step, withActions, withLabeled).Narrow(1, t - scored, scored) - z1.Narrow(1, t - scored, scored))
                 .Square().Mean().ToDouble();
         }
+    }
+
+    /// <summary>How many signal-level draws <see cref="ActionShuffleAsTrained"/> averages over.</summary>
+    public const int TrainingDraws = 4;
+
+    /// <summary>
+    /// The flow part of the training objective itself on the first SequenceLength frames (a signal level drawn per frame as
+    /// training draws them, w(tau)-weighted, the objective's scored frames), with the windows' own actions and with other
+    /// windows' actions (same draws and noise), averaged over <see cref="TrainingDraws"/> draws.
+    /// </summary>
+    private static (double Loss, double Shuffled) ActionShuffleAsTrained(DynamicsModel model, Tensor z, Tensor actions, Tensor labeled,
+        ulong seed, DynamicsTrainingConfig training, Device device)
+    {
+        using var scope = Torch.NewDisposeScope();
+        var t = Math.Min(training.SequenceLength, z.Size(1));
+        var b = z.Size(0);
+        var z1 = z.Narrow(1, 0, t);
+        var a = actions.Narrow(1, 0, t);
+        var l = labeled.Narrow(1, 0, t);
+        var others = ShuffleOffsets((int)b, ShufflePairings).Select(r => (Actions: a.Roll(r, 0), Labeled: l.Roll(r, 0))).ToArray();
+        using var drawGenerator = new Generator(seed ^ 0x5A5A5A5AUL, device);
+        double loss = 0, shuffled = 0;
+        for (var i = 0; i < TrainingDraws; i++)
+        {
+            using var drawScope = Torch.NewDisposeScope();
+            using var draw = ShortcutForcing.Draw(model.Config, training.Objective, b, t, 0, drawGenerator, device);
+            var noiseSeed = seed + (ulong)i;
+            loss += Loss(a, l);
+            shuffled += others.Average(o => Loss(o.Actions, o.Labeled));
+
+            // The same noise for every set of actions: a generator restarted from one seed.
+            double Loss(Tensor withActions, Tensor withLabeled)
+            {
+                using var noise = new Generator(noiseSeed, device);
+                using var lossScope = Torch.NewDisposeScope();
+                return ShortcutForcing.Compute(model, z1, withActions, withLabeled, draw, noise, training.ChangeWeight).Loss.ToDouble();
+            }
+        }
+        return (loss / TrainingDraws, shuffled / TrainingDraws);
     }
 
     /// <summary>Frames [B, T, H, W, C] in [0, 1] side by side (truth | imagined), windows stacked vertically; RGB24 per frame.</summary>

@@ -255,6 +255,9 @@ public sealed class DynamicsTests
         // Scored in the sampler's regime (clean past, the last frame noised): the zero-initialised head reads no action at all.
         Assert.Equal(1.0, before.Metrics["action_shuffle_ratio_clean_context"], 12);
         Assert.True(after.Metrics["action_shuffle_ratio_clean_context"] > 1.05, summary);
+        // The training objective itself (levels drawn per frame, w(tau)-weighted): the same zero start, then above 1.
+        Assert.Equal(1.0, before.Metrics["action_shuffle_ratio_as_trained"], 12);
+        Assert.True(after.Metrics["action_shuffle_ratio_as_trained"] > 1.05, summary);
     }
 
     [Fact]
