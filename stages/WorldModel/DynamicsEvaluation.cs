@@ -93,8 +93,9 @@ public static class DynamicsEvaluation
             foreach (var h in Horizons.Where(h => h <= horizon))
                 metrics[$"rollout_action_gain_k{k}_h{h}"] = metrics[$"pooled_psnr_k{k}_h{h}"] - Psnr(AtHorizon(shuffledFrames, h), AtHorizon(truthFrames, h)).Pooled;
         }
-        var shuffle = ActionShuffle(model, z, actions, labeled, seed, training.SequenceLength, device);
-        var (drawnLoss, drawnShuffled) = ActionShuffleAsTrained(model, z, actions, labeled, seed, training, device);
+        var windows = ShuffleWindows.Of(z, actions, labeled, training.SequenceLength);
+        var shuffle = ActionShuffle(model, windows, seed, device);
+        var (drawnLoss, drawnShuffled) = ActionShuffleAsTrained(model, windows, seed, training, device);
         metrics["action_shuffle_ratio_as_trained"] = Ratio(drawnShuffled, drawnLoss);
         metrics["flow_loss"] = shuffle.Flow.Average();
         metrics["action_shuffle_ratio"] = Ratio(shuffle.Shuffled.Average(), metrics["flow_loss"]);
@@ -138,23 +139,32 @@ public static class DynamicsEvaluation
         Enumerable.Range(1, count).Select(j => (int)Math.Round((double)j * windows / (count + 1), MidpointRounding.AwayFromZero))
             .Where(r => r >= 1 && r < windows).Distinct().DefaultIfEmpty(0).ToArray();
 
+    /// <summary>The first SequenceLength frames of the windows with their actions, and other windows' actions (rolled by <see cref="ShuffleOffsets"/>).</summary>
+    private sealed record ShuffleWindows(Tensor Z, Tensor Actions, Tensor Labeled, (Tensor Actions, Tensor Labeled)[] Others)
+    {
+        public int Frames => (int)Z.Size(1);
+
+        public static ShuffleWindows Of(Tensor z, Tensor actions, Tensor labeled, int length)
+        {
+            var t = Math.Min(length, z.Size(1));
+            var (a, l) = (actions.Narrow(1, 0, t), labeled.Narrow(1, 0, t));
+            var others = ShuffleOffsets((int)z.Size(0), ShufflePairings).Select(r => (a.Roll(r, 0), l.Roll(r, 0))).ToArray();
+            return new ShuffleWindows(z.Narrow(1, 0, t), a, l, others);
+        }
+    }
+
     /// <summary>
     /// Finest-step (flow) loss of the first SequenceLength frames at each signal level, with the windows'
     /// own actions and with other windows' actions (averaged over <see cref="ShuffleOffsets"/>, same noise): a model that ignores actions
     /// has equal losses. Flow/Shuffled put every frame at the level (the training objective's regime); FlowLast/ShuffledLast score the
     /// last frame alone at the level behind a past corrupted and labelled as the sampler does (the regime play and rollouts run in).
     /// </summary>
-    private static (double[] Flow, double[] Shuffled, double[] FlowLast, double[] ShuffledLast) ActionShuffle(DynamicsModel model, Tensor z,
-        Tensor actions, Tensor labeled, ulong seed, int length, Device device)
+    private static (double[] Flow, double[] Shuffled, double[] FlowLast, double[] ShuffledLast) ActionShuffle(DynamicsModel model,
+        ShuffleWindows windows, ulong seed, Device device)
     {
         using var scope = Torch.NewDisposeScope();
-        var t = (int)Math.Min(length, z.Size(1));
-        var b = z.Size(0);
-        var z1 = z.Narrow(1, 0, t);
-        var a = actions.Narrow(1, 0, t);
-        var l = labeled.Narrow(1, 0, t);
-        // Other windows' actions, the same at every signal level: rolled once.
-        var others = ShuffleOffsets((int)b, ShufflePairings).Select(r => (Actions: a.Roll(r, 0), Labeled: l.Roll(r, 0))).ToArray();
+        var (z1, a, l, others, t) = (windows.Z, windows.Actions, windows.Labeled, windows.Others, windows.Frames);
+        var b = z1.Size(0);
         var config = model.Config;
         var k = config.KMax;
         double[] flow = new double[k], shuffled = new double[k], flowLast = new double[k], shuffledLast = new double[k];
@@ -201,16 +211,12 @@ public static class DynamicsEvaluation
     /// training draws them, w(tau)-weighted, the objective's scored frames), with the windows' own actions and with other
     /// windows' actions (same draws and noise), averaged over <see cref="TrainingDraws"/> draws.
     /// </summary>
-    private static (double Loss, double Shuffled) ActionShuffleAsTrained(DynamicsModel model, Tensor z, Tensor actions, Tensor labeled,
+    private static (double Loss, double Shuffled) ActionShuffleAsTrained(DynamicsModel model, ShuffleWindows windows,
         ulong seed, DynamicsTrainingConfig training, Device device)
     {
         using var scope = Torch.NewDisposeScope();
-        var t = Math.Min(training.SequenceLength, z.Size(1));
-        var b = z.Size(0);
-        var z1 = z.Narrow(1, 0, t);
-        var a = actions.Narrow(1, 0, t);
-        var l = labeled.Narrow(1, 0, t);
-        var others = ShuffleOffsets((int)b, ShufflePairings).Select(r => (Actions: a.Roll(r, 0), Labeled: l.Roll(r, 0))).ToArray();
+        var (z1, a, l, others, t) = (windows.Z, windows.Actions, windows.Labeled, windows.Others, windows.Frames);
+        var b = z1.Size(0);
         using var drawGenerator = new Generator(seed ^ 0x5A5A5A5AUL, device);
         double loss = 0, shuffled = 0;
         for (var i = 0; i < TrainingDraws; i++)
