@@ -10,7 +10,9 @@ public class CheckpointResumeTests : IDisposable
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
-    private static readonly string[] Training = ["--steps", "150", "--checkpoint-every", "3", "--threads", "1", "--seed", "3"];
+    private const int TrainingSteps = 150;
+
+    private static readonly string[] Training = ["--steps", TrainingSteps.ToString(), "--checkpoint-every", "3", "--threads", "1", "--seed", "3"];
 
     private static async Task<Schemas.ArtifactManifest> CommittedAsync(string store, string artifactId)
     {
@@ -21,6 +23,13 @@ public class CheckpointResumeTests : IDisposable
         return artifact.Manifest;
     }
 
+    /// <summary>The step the run's LATEST checkpoint pointer names; 0 before the first (or while it is being replaced).</summary>
+    private static long LatestStep(string path)
+    {
+        try { return long.TryParse(File.ReadAllText(path).Trim(), out var step) ? step : 0; }
+        catch (IOException) { return 0; }
+    }
+
     [Fact]
     public async Task Resuming_after_ten_sigkills_gives_bit_identical_weights()
     {
@@ -28,24 +37,30 @@ public class CheckpointResumeTests : IDisposable
         var straight = await DreamerProcess.RunAsync(["smoke", "--store", straightStore, .. Training]);
         Assert.True(straight.ExitCode == 0, straight.Stderr);
         var artifactId = straight.Stdout.Trim();
-        // Kill delays scale with this machine's training speed, so ten kills never add up to a whole run.
+        // The kill moments follow the run's own checkpoints, so a busy machine (slower runs) cannot use the budget up early.
         var clock = Stopwatch.StartNew();
         using (var timed = await DreamerProcess.StartAndWaitForAsync("smoke training", TimeSpan.FromMinutes(1), ["smoke", "--store", Path.Combine(_root, "timed"), .. Training]))
         {
             clock.Restart();
             await timed.WaitForExitAsync();
         }
-        var trainingTime = clock.Elapsed;
+        var stepTime = clock.Elapsed / TrainingSteps;
         var expected = (await CommittedAsync(straightStore, artifactId)).Outputs.Single(o => o.Path == "model.safetensors").Sha256;
 
         var killedStore = Path.Combine(_root, "killed");
+        var latest = Path.Combine(killedStore, "checkpoints", "smoke", artifactId, "LATEST");
         var random = new Random(20261121);
         var kills = 0;
         for (var attempt = 0; kills < 10 && attempt < 20; attempt++)
         {
-            // Kill at a random moment once training is under way: mid-step or mid-checkpoint write.
+            // Each kill waits for a later checkpoint than the one before (steps 6 .. ~140 of 150), then a random part of a few
+            // steps more: it lands mid-step or mid-checkpoint write, and every run is killed with training still left.
+            var target = 6 + 13 * kills + random.Next(0, 8);
             using var process = await DreamerProcess.StartAndWaitForAsync("smoke training", TimeSpan.FromMinutes(1), ["smoke", "--store", killedStore, .. Training]);
-            await Task.Delay(trainingTime * (0.01 + 0.05 * random.NextDouble()));
+            var deadline = Stopwatch.StartNew();
+            while (!process.HasExited && LatestStep(latest) < target && deadline.Elapsed < TimeSpan.FromMinutes(2))
+                await Task.Delay(10);
+            await Task.Delay(stepTime * (3 * random.NextDouble()));
             if (!process.HasExited)
             {
                 process.Kill(entireProcessTree: true); // SIGKILL: no chance to clean up
