@@ -32,6 +32,8 @@ public sealed class TrainDynamicsSection() : TrainingSection("TrainDynamics")
     public string Ffmpeg { get; set; } = "ffmpeg";
     public int? BootstrapStart { get; set; }
     public double? ChangeWeight { get; set; }
+    public double? LevelDrawScale { get; set; }
+    public double? LevelDrawMean { get; set; }
     public double? BootstrapFraction { get; set; }
     public int? EvalContext { get; set; }
     public int? EvalHorizon { get; set; }
@@ -90,6 +92,8 @@ public sealed class TrainDynamicsSection() : TrainingSection("TrainDynamics")
             Objective = Objective == null ? p.Objective : Enum.Parse<DynamicsObjective>(Objective, ignoreCase: true),
             BootstrapStart = BootstrapStart ?? p.BootstrapStart,
             ChangeWeight = ChangeWeight ?? p.ChangeWeight,
+            LevelDrawScale = LevelDrawScale ?? p.LevelDrawScale,
+            LevelDrawMean = LevelDrawMean ?? p.LevelDrawMean,
             BootstrapFraction = BootstrapFraction ?? p.BootstrapFraction,
             EvalEvery = EvalEvery ?? p.EvalEvery,
             EvalWindows = EvalWindows ?? p.EvalWindows,

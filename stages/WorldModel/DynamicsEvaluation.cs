@@ -222,7 +222,7 @@ public static class DynamicsEvaluation
         for (var i = 0; i < TrainingDraws; i++)
         {
             using var drawScope = Torch.NewDisposeScope();
-            using var draw = ShortcutForcing.Draw(model.Config, training.Objective, b, t, 0, drawGenerator, device);
+            using var draw = ShortcutForcing.Draw(model.Config, training, b, t, 0, drawGenerator, device);
             var noiseSeed = seed + (ulong)i;
             loss += Loss(a, l);
             shuffled += others.Average(o => Loss(o.Actions, o.Labeled));

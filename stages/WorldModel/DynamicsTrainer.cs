@@ -33,6 +33,16 @@ public sealed record DynamicsTrainingConfig : IOptimizerSettings
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public double ChangeWeight { get; init; }
+    /// <summary>
+    /// Logit-normal signal-level draw (0: the paper's uniform draw): u = sigmoid(LevelDrawMean + LevelDrawScale * n), n ~ N(0, 1),
+    /// takes the place of the uniform u in j = floor(u * 2^e), so the middle levels are drawn more often and both ends less,
+    /// as SD3 draws rectified-flow times. Left out of the config JSON when 0.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public double LevelDrawScale { get; init; }
+    /// <summary>Centre of the logit-normal level draw in logit units (0: tau = 0.5; -0.5: tau ~ 0.38); used only with LevelDrawScale > 0.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public double LevelDrawMean { get; init; }
     /// <summary>Training step from which bootstrap rows are drawn (before it every row is a flow row).</summary>
     public int BootstrapStart { get; init; } = 500;
     /// <summary>Share of batch rows on the bootstrap path once enabled (NH/EH: 0.25).</summary>
@@ -49,6 +59,8 @@ public sealed record DynamicsTrainingConfig : IOptimizerSettings
     {
         foreach (var problem in OptimizerSettings.Validate(this, prefix)) yield return problem;
         if (ChangeWeight < 0 || !double.IsFinite(ChangeWeight)) yield return $"{prefix}ChangeWeight must be a non-negative number (got {ChangeWeight})";
+        if (LevelDrawScale < 0 || !double.IsFinite(LevelDrawScale)) yield return $"{prefix}LevelDrawScale must be a non-negative number (got {LevelDrawScale})";
+        if (!double.IsFinite(LevelDrawMean)) yield return $"{prefix}LevelDrawMean must be a finite number (got {LevelDrawMean})";
         if (BootstrapStart < 0) yield return $"{prefix}BootstrapStart must not be negative (got {BootstrapStart})";
         if (BootstrapFraction is < 0 or > 1) yield return $"{prefix}BootstrapFraction must lie in [0, 1] (got {BootstrapFraction})";
         if (EvalEvery < 1) yield return $"{prefix}EvalEvery must be positive (got {EvalEvery})";
@@ -119,7 +131,7 @@ public sealed class DynamicsTrainer : ICheckpointedTrainer, IDisposable
         var t = Training;
         var starts = _sampler.Next(t.BatchSize).Select(i => _windows[i]).ToArray();
         var (z1, actions, labeled) = _train.Gather(starts, t.SequenceLength, Device);
-        using var draw = ShortcutForcing.Draw(ModelConfig, t.Objective, t.BatchSize, t.SequenceLength, BootstrapFraction, _generator, Device);
+        using var draw = ShortcutForcing.Draw(ModelConfig, t, t.BatchSize, t.SequenceLength, BootstrapFraction, _generator, Device);
         var result = ShortcutForcing.Compute(Model, z1, actions, labeled, draw, _generator, t.ChangeWeight);
         var lossValue = result.Loss.ToDouble();
         if (!double.IsFinite(lossValue))

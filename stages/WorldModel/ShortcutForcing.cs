@@ -44,8 +44,11 @@ public sealed record ShortcutLoss(Tensor Loss, double Flow, double Bootstrap, do
 /// </summary>
 public static class ShortcutForcing
 {
-    /// <summary>Draws indices for a batch. bootstrapFraction: share of rows on the bootstrap path (0 before it is enabled).</summary>
-    public static ShortcutDraw Draw(DynamicsConfig config, DynamicsObjective objective, long batch, long frames, double bootstrapFraction,
+    /// <summary>
+    /// Draws indices for a batch under the training's objective and level draw. bootstrapFraction: share of rows on the
+    /// bootstrap path (0 before it is enabled).
+    /// </summary>
+    public static ShortcutDraw Draw(DynamicsConfig config, DynamicsTrainingConfig training, long batch, long frames, double bootstrapFraction,
         Generator generator, Device device)
     {
         using var scope = Torch.NewDisposeScope();
@@ -62,11 +65,14 @@ public static class ShortcutForcing
         var stepUnits = Lookup(StepUnits(k), e);
         var choices = Lookup(Enumerable.Range(0, finest + 1).Select(i => 1L << i).ToArray(), e);
         // Clamp in float: clamping an int64 tensor with scalar bounds would promote it to float.
-        var j = (Torch.Rand([batch, frames], generator, device: device) * choices.To(DType.Float32)).Floor().Clamp(0, k - 1).To(DType.Int64);
+        var u = training.LevelDrawScale > 0
+            ? (Torch.Randn([batch, frames], generator, device: device) * training.LevelDrawScale + training.LevelDrawMean).Sigmoid()
+            : Torch.Rand([batch, frames], generator, device: device);
+        var j = (u * choices.To(DType.Float32)).Floor().Clamp(0, k - 1).To(DType.Int64);
         var signal = j * stepUnits;
         var tau = signal.To(DType.Float32) * (1.0 / k);
         var scored = Torch.Ones([batch, frames], DType.Bool, device);
-        if (objective == DynamicsObjective.CleanContext && frames > 1)
+        if (training.Objective == DynamicsObjective.CleanContext && frames > 1)
         {
             // Context frames: actual tau in [0.85, 0.95], labelled with the sampler's context level; only the last frame is scored.
             var last = Torch.Arange(frames, device: device).Eq(frames - 1).View(1, frames).Expand(batch, frames);

@@ -14,6 +14,9 @@ public sealed class DynamicsTests
         LatentTokens = 4, LatentDim = 3, Pack = 2, KMax = 4, ContextFrames = 6,
     };
 
+    /// <summary>The paper's objective and level draw.</summary>
+    internal static readonly DynamicsTrainingConfig Paper = new();
+
     internal static readonly IReadOnlyList<ActionComponentSpec> Moves =
         [new ActionComponentSpec("command", ActionKind.Categorical, ["noop", "left", "right", "up"])];
 
@@ -165,7 +168,7 @@ public sealed class DynamicsTests
     {
         using var generator = new Generator(3);
         var config = Tiny with { KMax = 8 };
-        using var draw = ShortcutForcing.Draw(config, DynamicsObjective.Shortcut, 400, 4, 0.25, generator, Device.Cpu);
+        using var draw = ShortcutForcing.Draw(config, Paper, 400, 4, 0.25, generator, Device.Cpu);
         var signal = draw.Signal.Flatten().ToArray<long>();
         var step = draw.Step.Flatten().ToArray<long>();
         var boot = draw.Bootstrap.Flatten().ToArray<bool>();
@@ -184,6 +187,36 @@ public sealed class DynamicsTests
         Assert.InRange(share, 0.17, 0.33);
         Assert.Contains(0L, step); // d = 1 is drawn
         Assert.Contains(7L, signal);
+    }
+
+    [Fact]
+    public void LogitNormalLevelDrawFavoursTheMiddleLevels()
+    {
+        var config = Tiny with { KMax = 8 };
+        double[] Shares(DynamicsTrainingConfig training)
+        {
+            using var generator = new Generator(5);
+            using var draw = ShortcutForcing.Draw(config, training, 4000, 4, 0.25, generator, Device.Cpu);
+            var signal = draw.Signal.Flatten().ToArray<long>();
+            var step = draw.Step.Flatten().ToArray<long>();
+            for (var i = 0; i < signal.Length; i++) Assert.Equal(0, signal[i] % (8 >> (int)step[i])); // still on the step's grid
+            var flow = signal.Where((_, i) => step[i] == 3).ToArray();
+            return Enumerable.Range(0, 8).Select(level => flow.Count(s => s == level) / (double)flow.Length).ToArray();
+        }
+        var uniform = Shares(Paper);
+        Assert.All(uniform, share => Assert.InRange(share, 0.11, 0.14));
+        // Standard logit-normal: P(level j) = Phi(logit((j + 1) / 8)) - Phi(logit(j / 8)): 0.026, 0.110, 0.169, 0.195, 0.195, ...
+        var centred = Shares(Paper with { LevelDrawScale = 1 });
+        double[] expected = [0.026, 0.110, 0.169, 0.195, 0.195, 0.169, 0.110, 0.026];
+        for (var level = 0; level < 8; level++) Assert.InRange(centred[level], expected[level] - 0.015, expected[level] + 0.015);
+        // A negative centre moves the mass toward the noisy end.
+        var low = Shares(Paper with { LevelDrawScale = 1, LevelDrawMean = -0.5 });
+        Assert.True(low[2] + low[3] > centred[2] + centred[3] + 0.03, $"levels 2-3: {low[2] + low[3]:F3} vs {centred[2] + centred[3]:F3}");
+        Assert.True(low[6] + low[7] < centred[6] + centred[7] - 0.03);
+        Assert.Contains(new DynamicsTrainingConfig { LevelDrawScale = -1 }.Validate(), p => p.Contains("LevelDrawScale must be a non-negative number (got -1)"));
+        Assert.Contains(new DynamicsTrainingConfig { LevelDrawMean = double.NaN }.Validate(), p => p.Contains("LevelDrawMean must be a finite number"));
+        // The paper's draw stays out of the config JSON, so existing artifact ids do not change.
+        Assert.DoesNotContain("LevelDraw", System.Text.Json.JsonSerializer.Serialize(Paper));
     }
 
     [Fact]
@@ -444,7 +477,7 @@ public sealed class DynamicsTests
         Assert.True((full - cached).Abs().Max().ToDouble() < 1e-5, "cached residual path differs from the full one");
 
         using var g = new Generator(14);
-        using var draw = ShortcutForcing.Draw(config, DynamicsObjective.Shortcut, 64, 4, 0.5, g, Device.Cpu);
+        using var draw = ShortcutForcing.Draw(config, Paper, 64, 4, 0.5, g, Device.Cpu);
         Assert.All(draw.Scored.Narrow(1, 0, 1).Flatten().ToArray<bool>(), Assert.False);
         Assert.All(draw.Bootstrap.Narrow(1, 0, 1).Flatten().ToArray<bool>(), Assert.False);
         Assert.All(draw.Scored.Narrow(1, 1, 3).Flatten().ToArray<bool>(), Assert.True);
@@ -472,7 +505,7 @@ public sealed class DynamicsTests
         var config = Tiny with { LatentTokens = 2, LatentDim = 1, Pack = 1 };
         using var model = new DynamicsModel(config, Moves);
         using var g = new Generator(17);
-        using var draw = ShortcutForcing.Draw(config, DynamicsObjective.Shortcut, 1, 3, 0, g, Device.Cpu);
+        using var draw = ShortcutForcing.Draw(config, Paper, 1, 3, 0, g, Device.Cpu);
         using var g1 = new Generator(18);
         using var g2 = new Generator(18);
         var uniform = ShortcutForcing.Compute(model, z, null, null, draw, g1).Loss.ToDouble();
@@ -530,7 +563,7 @@ public sealed class DynamicsTests
         Assert.True((full - cached).Abs().Max().ToDouble() < 1e-5, "cached previous-input path differs from the full one");
 
         using var g = new Generator(16);
-        using var draw = ShortcutForcing.Draw(config, DynamicsObjective.Shortcut, 16, 4, 0.5, g, Device.Cpu);
+        using var draw = ShortcutForcing.Draw(config, Paper, 16, 4, 0.5, g, Device.Cpu);
         Assert.All(draw.Scored.Flatten().ToArray<bool>(), Assert.True);
         Assert.DoesNotContain("PreviousInput", System.Text.Json.JsonSerializer.Serialize(Tiny));
         Assert.Contains("\"PreviousInput\":true", System.Text.Json.JsonSerializer.Serialize(config));
@@ -633,7 +666,7 @@ public sealed class DynamicsTests
     {
         var config = Tiny with { KMax = 8, CleanPrefixShare = 0.5 };
         using var g = new Generator(15);
-        using var draw = ShortcutForcing.Draw(config, DynamicsObjective.Shortcut, 400, 6, 0.25, g, Device.Cpu);
+        using var draw = ShortcutForcing.Draw(config, Paper, 400, 6, 0.25, g, Device.Cpu);
         var signal = draw.Signal.ToArray<long>();
         var tau = draw.Tau.ToArray<float>();
         var scored = draw.Scored.ToArray<bool>();

@@ -230,6 +230,11 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
             p => p.Contains("TrainDynamics:Model:PreviousReach 1 needs TrainDynamics:Model:PreviousInput=true"));
         Assert.Empty(new TrainDynamicsSection { Model = new DynamicsModelSection { PreviousReach = 1, PreviousInput = true } }.Validate());
         Assert.Contains(new TrainDynamicsSection { Preset = "tiny", SequenceLength = 99 }.Validate(), p => p.Contains("ContextFrames"));
+        // The level draw is settable and checked under its setting's name.
+        var levels = new TrainDynamicsSection { Preset = "small", LevelDrawScale = 1, LevelDrawMean = -0.5 }.Resolve(24, 12).Training;
+        Assert.Equal((1.0, -0.5), (levels.LevelDrawScale, levels.LevelDrawMean));
+        Assert.Equal(0, section.Resolve(24, 12).Training.LevelDrawScale);
+        Assert.Contains(new TrainDynamicsSection { LevelDrawScale = -1 }.Validate(), p => p.Contains("TrainDynamics:LevelDrawScale must be a non-negative number (got -1)"));
         var (tiny, tinyTraining) = new TrainDynamicsSection { Preset = "tiny" }.Resolve(8, 8);
         Assert.Equal((32L, 2, 4, 8), (tiny.Transformer.Dim, tiny.Pack, tiny.KMax, tiny.ContextFrames));
         Assert.Equal((30, 4, 4, 10, 15), (tinyTraining.Steps, tinyTraining.BatchSize, tinyTraining.SequenceLength, tinyTraining.BootstrapStart, tinyTraining.EvalEvery));
