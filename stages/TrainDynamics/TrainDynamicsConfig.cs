@@ -34,6 +34,8 @@ public sealed class TrainDynamicsSection() : TrainingSection("TrainDynamics")
     public double? ChangeWeight { get; set; }
     public double? LevelDrawScale { get; set; }
     public double? LevelDrawMean { get; set; }
+    public int? LabeledOversample { get; set; }
+    public int? TrainShuffleWindows { get; set; }
     public double? BootstrapFraction { get; set; }
     public int? EvalContext { get; set; }
     public int? EvalHorizon { get; set; }
@@ -94,6 +96,8 @@ public sealed class TrainDynamicsSection() : TrainingSection("TrainDynamics")
             ChangeWeight = ChangeWeight ?? p.ChangeWeight,
             LevelDrawScale = LevelDrawScale ?? p.LevelDrawScale,
             LevelDrawMean = LevelDrawMean ?? p.LevelDrawMean,
+            LabeledOversample = LabeledOversample ?? p.LabeledOversample,
+            TrainShuffleWindows = TrainShuffleWindows ?? p.TrainShuffleWindows,
             BootstrapFraction = BootstrapFraction ?? p.BootstrapFraction,
             EvalEvery = EvalEvery ?? p.EvalEvery,
             EvalWindows = EvalWindows ?? p.EvalWindows,

@@ -275,9 +275,10 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
             _log.LogInformation("resumed {ArtifactId} from checkpoint step {Step}", artifactId, latest.Step);
         }
         _log.LogInformation("training the {Preset} dynamics model ({Objective}): {Parameters:N0} parameters, {Steps} steps of {Batch}x{Length} frames, "
-            + "{Windows} windows; evaluating on {Split} every {EvalEvery} steps",
+            + "{Windows} windows ({Labeled} with actions, drawn {LabeledDraws}x); evaluating on {Split} every {EvalEvery} steps",
             settings.Preset, training.Objective, trainer.Model.ParameterCount(), training.Steps, training.BatchSize, training.SequenceLength,
-            trainer.TrainingWindows, split, training.EvalEvery);
+            trainer.TrainingWindows - trainer.LabeledWindows * training.LabeledOversample, trainer.LabeledWindows, 1 + training.LabeledOversample,
+            split, training.EvalEvery);
 
         DynamicsEvalResult? last = null;
         using var work = CancellationTokenSource.CreateLinkedTokenSource(ct, lease.LeaseLost);
@@ -302,7 +303,19 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
     private DynamicsEvalResult EvaluateAveraged(DynamicsTrainer trainer, LatentSet eval)
     {
         using (trainer.AveragedWeights())
-            return DynamicsEvaluation.Evaluate(trainer.Model, tokenizer, eval, training, Seed, device, settings.VideoWindows);
+        {
+            var result = DynamicsEvaluation.Evaluate(trainer.Model, tokenizer, eval, training, Seed, device, settings.VideoWindows);
+            // The same ratio over many training episodes: the validation split may hold only a few labeled ones.
+            if (training.TrainShuffleWindows > 0 && !ReferenceEquals(eval, data.Train))
+            {
+                var (ratio, windows, episodes) = DynamicsEvaluation.ActionShuffleRatio(trainer.Model, data.Train, training, training.TrainShuffleWindows, Seed, device);
+                if (!double.IsFinite(ratio)) return result; // fewer than two labeled train windows
+                result.Metrics["train_action_shuffle_ratio"] = ratio;
+                result.Metrics["train_shuffle_windows"] = windows;
+                result.Metrics["train_shuffle_episodes"] = episodes;
+            }
+            return result;
+        }
     }
 
     /// <summary>One evaluation: appended to the curve and logged with its key metrics.</summary>
@@ -319,6 +332,9 @@ internal sealed class TrainDynamicsRun(StageContext ctx, IBlobStore store, Train
             step.Step, k, h, m.GetValueOrDefault($"psnr_k{k}_h{h}", double.NaN), h, m.GetValueOrDefault($"floor_h{h}", double.NaN),
             k, h, m.GetValueOrDefault($"gain_k{k}_h{h}", double.NaN), k, h, m.GetValueOrDefault($"pooled_gain_k{k}_h{h}", double.NaN),
             k, h, m.GetValueOrDefault($"rollout_action_gain_k{k}_h{h}", double.NaN), m["action_shuffle_ratio"], m["flow_loss"], result.Windows, result.Episodes.Count, step.Loss, seconds);
+        if (m.TryGetValue("train_action_shuffle_ratio", out var trainRatio))
+            _log.LogInformation("step {Step}: train_action_shuffle_ratio {TrainShuffleRatio:0.000} ({TrainWindows} train windows of {TrainEpisodes} episodes)",
+                step.Step, trainRatio, m["train_shuffle_windows"], m["train_shuffle_episodes"]);
         return result;
     }
 

@@ -114,6 +114,27 @@ public static class DynamicsEvaluation
     }
 
     /// <summary>
+    /// The pooled action-shuffle ratio alone on at most <paramref name="windows"/> windows of SequenceLength frames with actions, evenly
+    /// spread over <paramref name="data"/>: read on the train split, it spans many episodes where the validation split may hold two, so a
+    /// model change is not judged through which episodes those are. NaN when fewer than two such windows exist.
+    /// </summary>
+    public static (double Ratio, int Windows, int Episodes) ActionShuffleRatio(DynamicsModel model, LatentSet data, DynamicsTrainingConfig training,
+        int windows, ulong seed, Device device)
+    {
+        var starts = EpisodeWindows.Evenly(data.LabeledWindowStarts(training.SequenceLength), windows);
+        var episodes = starts.Select(s => data.Episodes[s]).Distinct().Count();
+        if (starts.Length < 2) return (double.NaN, starts.Length, episodes);
+        using var scope = Torch.NewDisposeScope();
+        using var noGrad = Torch.NoGrad();
+        var modelTraining = model.Training;
+        model.Eval();
+        var (z, actions, labeled) = data.Gather(starts, training.SequenceLength, device);
+        var shuffle = ActionShuffle(model, ShuffleWindows.Of(z, actions, labeled, training.SequenceLength), seed, device, cleanContext: false);
+        if (modelTraining) model.Train();
+        return (shuffle.Shuffled.Average() / Math.Max(shuffle.Flow.Average(), 1e-12), starts.Length, episodes);
+    }
+
+    /// <summary>
     /// Frames [B, 1, H, W, C] against the truth: the mean of per-window PSNRs, and the PSNR of the squared error pooled over
     /// all windows (same pixel count per window, so the mean of their MSEs), both from one pass over the pixels.
     /// </summary>
@@ -160,7 +181,7 @@ public static class DynamicsEvaluation
     /// last frame alone at the level behind a past corrupted and labelled as the sampler does (the regime play and rollouts run in).
     /// </summary>
     private static (double[] Flow, double[] Shuffled, double[] FlowLast, double[] ShuffledLast) ActionShuffle(DynamicsModel model,
-        ShuffleWindows windows, ulong seed, Device device)
+        ShuffleWindows windows, ulong seed, Device device, bool cleanContext = true)
     {
         using var scope = Torch.NewDisposeScope();
         var (z1, a, l, others, t) = (windows.Z, windows.Actions, windows.Labeled, windows.Others, windows.Frames);
@@ -178,7 +199,7 @@ public static class DynamicsEvaluation
             flow[level] = Loss(noisy, signal, a, l, t);
             shuffled[level] = others.Average(o => Loss(noisy, signal, o.Actions, o.Labeled, t));
         }
-        if (t < 2) return (flow, shuffled, [], []);
+        if (t < 2 || !cleanContext) return (flow, shuffled, [], []);
         // Drawn after the loop above, so its numbers do not depend on this one.
         var past = DynamicsSampler.CorruptContext(z1.Narrow(1, 0, t - 1), config.ContextNoise, generator);
         var pastSignal = Torch.Full([b, t - 1], config.ContextSignal, DType.Int64, device);

@@ -29,7 +29,7 @@ public static class DynamicsPresets
         new DynamicsTrainingConfig
         {
             Steps = 30, BatchSize = 4, SequenceLength = 4, WarmupSteps = 5, BootstrapStart = 10,
-            EvalEvery = 15, EvalWindows = 2, EvalContext = 2, EvalHorizon = 4, CheckpointEvery = 10,
+            EvalEvery = 15, EvalWindows = 2, TrainShuffleWindows = 4, EvalContext = 2, EvalHorizon = 4, CheckpointEvery = 10,
         },
         "tests (seconds)");
 
@@ -68,7 +68,7 @@ public static class DynamicsPresets
         new DynamicsTrainingConfig
         {
             Steps = 40_000, BatchSize = 16, SequenceLength = 32, LearningRate = 1e-4, WarmupSteps = 1000, BootstrapStart = 5000, WeightAverage = 0.999,
-            EvalEvery = 2000, EvalWindows = 64, EvalContext = 8, EvalHorizon = 16, CheckpointEvery = 2000,
+            EvalEvery = 2000, EvalWindows = 64, TrainShuffleWindows = 64, EvalContext = 8, EvalHorizon = 16, CheckpointEvery = 2000,
         },
         "a GPU host (Device=cuda)");
 }

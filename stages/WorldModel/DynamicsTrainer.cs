@@ -43,6 +43,13 @@ public sealed record DynamicsTrainingConfig : IOptimizerSettings
     /// <summary>Centre of the logit-normal level draw in logit units (0: tau = 0.5; -0.5: tau ~ 0.38); used only with LevelDrawScale > 0.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public double LevelDrawMean { get; init; }
+    /// <summary>
+    /// Extra draws of windows with recorded actions (0: every window once per pass over the data): a labeled window enters
+    /// the training draw 1 + LabeledOversample times, so the action pathway sees more of the batch when much of the data
+    /// is unlabeled. Unlabeled windows stay in. Left out of the config JSON when 0.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public int LabeledOversample { get; init; }
     /// <summary>Training step from which bootstrap rows are drawn (before it every row is a flow row).</summary>
     public int BootstrapStart { get; init; } = 500;
     /// <summary>Share of batch rows on the bootstrap path once enabled (NH/EH: 0.25).</summary>
@@ -50,6 +57,11 @@ public sealed record DynamicsTrainingConfig : IOptimizerSettings
     public int EvalEvery { get; init; } = 250;
     /// <summary>Validation windows per evaluation (evenly spaced over the split).</summary>
     public int EvalWindows { get; init; } = 8;
+    /// <summary>
+    /// Train windows (SequenceLength frames with actions, evenly spread) the action-shuffle ratio is also read on, beside the
+    /// evaluation split's: many episodes instead of the few labeled validation ones (0: not read).
+    /// </summary>
+    public int TrainShuffleWindows { get; init; } = 32;
     /// <summary>Context frames before an open-loop rollout, and the rollout horizon.</summary>
     public int EvalContext { get; init; } = 4;
     public int EvalHorizon { get; init; } = 16;
@@ -61,10 +73,12 @@ public sealed record DynamicsTrainingConfig : IOptimizerSettings
         if (ChangeWeight < 0 || !double.IsFinite(ChangeWeight)) yield return $"{prefix}ChangeWeight must be a non-negative number (got {ChangeWeight})";
         if (LevelDrawScale < 0 || !double.IsFinite(LevelDrawScale)) yield return $"{prefix}LevelDrawScale must be a non-negative number (got {LevelDrawScale})";
         if (!double.IsFinite(LevelDrawMean)) yield return $"{prefix}LevelDrawMean must be a finite number (got {LevelDrawMean})";
+        if (LabeledOversample < 0) yield return $"{prefix}LabeledOversample must not be negative (got {LabeledOversample})";
         if (BootstrapStart < 0) yield return $"{prefix}BootstrapStart must not be negative (got {BootstrapStart})";
         if (BootstrapFraction is < 0 or > 1) yield return $"{prefix}BootstrapFraction must lie in [0, 1] (got {BootstrapFraction})";
         if (EvalEvery < 1) yield return $"{prefix}EvalEvery must be positive (got {EvalEvery})";
         if (EvalWindows < 1) yield return $"{prefix}EvalWindows must be positive (got {EvalWindows})";
+        if (TrainShuffleWindows < 0) yield return $"{prefix}TrainShuffleWindows must not be negative (got {TrainShuffleWindows})";
         if (EvalContext < 1) yield return $"{prefix}EvalContext must be positive (got {EvalContext})";
         if (EvalHorizon < 1) yield return $"{prefix}EvalHorizon must be positive (got {EvalHorizon})";
         if (CheckpointEvery < 1) yield return $"{prefix}CheckpointEvery must be positive (got {CheckpointEvery})";
@@ -103,7 +117,8 @@ public sealed class DynamicsTrainer : ICheckpointedTrainer, IDisposable
         Device = device ?? Device.Cpu;
         Seed = seed;
         _train = train;
-        _windows = train.WindowStarts(training.SequenceLength);
+        _windows = TrainingDraws(train, training.SequenceLength, training.LabeledOversample);
+        LabeledWindows = train.LabeledWindowStarts(training.SequenceLength, stride: 1).Length;
         _sampler = new WindowSampler(_windows.Length, seed);
         using (var init = new Generator(seed, Device.Cpu))
             Model = new DynamicsModel(model, actions, new ParamOptions(Generator: init));
@@ -112,13 +127,23 @@ public sealed class DynamicsTrainer : ICheckpointedTrainer, IDisposable
         _optimizer = new TrainerOptimizer(Model, training);
     }
 
+    /// <summary>Window starts one pass over the data draws from: every window once, then the labeled ones <paramref name="labeledOversample"/> times more.</summary>
+    public static int[] TrainingDraws(LatentSet train, int length, int labeledOversample)
+    {
+        var labeled = train.LabeledWindowStarts(length, stride: 1);
+        return train.WindowStarts(length).Concat(Enumerable.Repeat(labeled, labeledOversample).SelectMany(w => w)).ToArray();
+    }
+
     public DynamicsModel Model { get; }
     public DynamicsConfig ModelConfig { get; }
     public DynamicsTrainingConfig Training { get; }
     public Device Device { get; }
     public ulong Seed { get; }
     public long Step { get; private set; }
+    /// <summary>Draws per pass over the data (labeled windows counted 1 + LabeledOversample times).</summary>
     public int TrainingWindows => _windows.Length;
+    /// <summary>Distinct training windows with an action leading into every frame after the first.</summary>
+    public int LabeledWindows { get; }
     public bool Done => Step >= Training.Steps;
 
     /// <summary>Bootstrap share of rows at the current step.</summary>

@@ -59,11 +59,11 @@ public sealed class LatentSet : IDisposable
     public IReadOnlyList<(int Start, int Length)> EpisodeRanges() => EpisodeWindows.Ranges(Episodes);
 
     /// <summary>
-    /// Non-overlapping windows of <paramref name="length"/> frames in which every frame after the first has a
+    /// Windows of <paramref name="length"/> frames (non-overlapping by default) in which every frame after the first has a
     /// recorded action leading into it: the windows where action-conditioned metrics mean something.
     /// </summary>
-    public int[] LabeledWindowStarts(int length) =>
-        WindowStarts(length, stride: length).Where(s => Enumerable.Range(s + 1, length - 1).All(i => _labeledInto[i])).ToArray();
+    public int[] LabeledWindowStarts(int length, int? stride = null) =>
+        WindowStarts(length, stride: stride ?? length).Where(s => Enumerable.Range(s + 1, length - 1).All(i => _labeledInto[i])).ToArray();
 
     /// <summary>Windows of <paramref name="length"/> rows: latents [B, T, tokens, dim], actions into each frame [B, T, columns], labeled [B, T].</summary>
     public (Tensor Latents, Tensor Actions, Tensor Labeled) Gather(ReadOnlySpan<int> starts, int length, Device device)

@@ -70,6 +70,25 @@ public sealed class DynamicsTests
         Assert.Equal([0, 3], set.LabeledWindowStarts(2));
     }
 
+    [Fact]
+    public void LabeledOversampleDrawsWindowsWithActionsMoreOften()
+    {
+        // Episode 0 (rows 0-3) has actions, episode 1 (rows 4-7) none, episode 2 (rows 8-11) only into its last frame.
+        var labeled = new[] { true, true, true, true, false, false, false, false, false, false, true, true };
+        using var set = new LatentSet(Torch.Zeros([12, 4, 3]), new float[12], labeled, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2], 1);
+        Assert.Equal([0, 1, 2, 4, 5, 6, 8, 9, 10], DynamicsTrainer.TrainingDraws(set, 2, 0));
+        // Windows 0-1, 1-2, 2-3 and 10-11 have an action into their second frame: each enters 1 + 2 times, the rest once.
+        var draws = DynamicsTrainer.TrainingDraws(set, 2, 2);
+        var counts = draws.GroupBy(s => s).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(new Dictionary<int, int> { [0] = 3, [1] = 3, [2] = 3, [4] = 1, [5] = 1, [6] = 1, [8] = 1, [9] = 1, [10] = 3 }, counts);
+        using var trainer = new DynamicsTrainer(Tiny, Moves, new DynamicsTrainingConfig { SequenceLength = 2, LabeledOversample = 2 }, set, 1);
+        Assert.Equal((17, 4), (trainer.TrainingWindows, trainer.LabeledWindows));
+        Assert.Contains(new DynamicsTrainingConfig { LabeledOversample = -1 }.Validate(), p => p.Contains("LabeledOversample must not be negative (got -1)"));
+        // Left out of the config JSON at 0, so the ids of runs without it do not change.
+        Assert.DoesNotContain("LabeledOversample", System.Text.Json.JsonSerializer.Serialize(new DynamicsTrainingConfig()));
+        Assert.Contains("\"LabeledOversample\":2", System.Text.Json.JsonSerializer.Serialize(new DynamicsTrainingConfig { LabeledOversample = 2 }));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -291,6 +310,13 @@ public sealed class DynamicsTests
         // The training objective itself (levels drawn per frame, w(tau)-weighted): the same zero start, then above 1.
         Assert.Equal(1.0, before.Metrics["action_shuffle_ratio_as_trained"], 12);
         Assert.True(after.Metrics["action_shuffle_ratio_as_trained"] > 1.05, summary);
+        // The ratio alone on windows spread over every episode (48 windows of 4 frames, 32 taken: two of each episode).
+        var broad = DynamicsEvaluation.ActionShuffleRatio(trainer.Model, data, training, 32, 1, Device.Cpu);
+        Assert.Equal((32, 16), (broad.Windows, broad.Episodes));
+        Assert.True(broad.Ratio > 1.05, $"broad ratio {broad.Ratio:0.000}; {summary}");
+        Assert.True(trainer.Model.Training, "the model goes back to training mode");
+        using var unlabeled = new LatentSet(Torch.Zeros([8, 4, 3]), new float[8], new bool[8], new int[8], 1);
+        Assert.True(double.IsNaN(DynamicsEvaluation.ActionShuffleRatio(trainer.Model, unlabeled, training, 32, 1, Device.Cpu).Ratio));
     }
 
     [Fact]

@@ -42,6 +42,10 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
         Assert.InRange(m["pooled_floor_h4"], 3, m["floor_h4"] + 1e-9);
         Assert.True(double.IsFinite(m["rollout_action_gain_k4_h1"] + m["rollout_action_gain_k4_h4"]), "rollout action gain is missing");
         Assert.True(manifest.Metrics["action_shuffle_ratio"] > 0);
+        // Read on the train split too (the tiny preset's 4 windows), beside the validation split's one episode.
+        Assert.Equal(4, m["train_shuffle_windows"]);
+        Assert.InRange(m["train_shuffle_episodes"], 1, 4);
+        Assert.InRange(m["train_action_shuffle_ratio"], 0.5, 2);
         Assert.Equal(_fixture.Frames.Episodes[1].Length, manifest.Metrics["validation_frames"]);
 
         // The weights rebuild the model on their own: config and action space travel in the file.
@@ -235,6 +239,11 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
         Assert.Equal((1.0, -0.5), (levels.LevelDrawScale, levels.LevelDrawMean));
         Assert.Equal(0, section.Resolve(24, 12).Training.LevelDrawScale);
         Assert.Contains(new TrainDynamicsSection { LevelDrawScale = -1 }.Validate(), p => p.Contains("TrainDynamics:LevelDrawScale must be a non-negative number (got -1)"));
+        Assert.Equal(3, new TrainDynamicsSection { LabeledOversample = 3 }.Resolve(24, 12).Training.LabeledOversample);
+        Assert.Equal(0, new TrainDynamicsSection { TrainShuffleWindows = 0 }.Resolve(24, 12).Training.TrainShuffleWindows);
+        Assert.Equal(32, section.Resolve(24, 12).Training.TrainShuffleWindows);
+        Assert.Contains(new TrainDynamicsSection { TrainShuffleWindows = -1 }.Validate(), p => p.Contains("TrainDynamics:TrainShuffleWindows must not be negative (got -1)"));
+        Assert.Contains(new TrainDynamicsSection { LabeledOversample = -1 }.Validate(), p => p.Contains("TrainDynamics:LabeledOversample must not be negative (got -1)"));
         var (tiny, tinyTraining) = new TrainDynamicsSection { Preset = "tiny" }.Resolve(8, 8);
         Assert.Equal((32L, 2, 4, 8), (tiny.Transformer.Dim, tiny.Pack, tiny.KMax, tiny.ContextFrames));
         Assert.Equal((30, 4, 4, 10, 15), (tinyTraining.Steps, tinyTraining.BatchSize, tinyTraining.SequenceLength, tinyTraining.BootstrapStart, tinyTraining.EvalEvery));
