@@ -110,8 +110,9 @@ public static class DynamicsEvaluation
         return new DynamicsEvalResult(metrics, video, videoWidth, videoHeight, starts.Length, episodes);
 
         Tensor AtHorizon(Tensor frames, int h) => frames.Narrow(1, context + h - 1, 1);
-        static double Ratio(double numerator, double denominator) => numerator / Math.Max(denominator, 1e-12);
     }
+
+    private static double Ratio(double numerator, double denominator) => numerator / Math.Max(denominator, 1e-12);
 
     /// <summary>
     /// The pooled action-shuffle ratio alone on at most <paramref name="windows"/> windows of SequenceLength frames with actions, evenly
@@ -131,7 +132,7 @@ public static class DynamicsEvaluation
         var (z, actions, labeled) = data.Gather(starts, training.SequenceLength, device);
         var shuffle = ActionShuffle(model, ShuffleWindows.Of(z, actions, labeled, training.SequenceLength), seed, device, cleanContext: false);
         if (modelTraining) model.Train();
-        return (shuffle.Shuffled.Average() / Math.Max(shuffle.Flow.Average(), 1e-12), starts.Length, episodes);
+        return (Ratio(shuffle.Shuffled.Average(), shuffle.Flow.Average()), starts.Length, episodes);
     }
 
     /// <summary>
