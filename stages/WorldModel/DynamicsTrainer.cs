@@ -50,6 +50,8 @@ public sealed record DynamicsTrainingConfig : IOptimizerSettings
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public int LabeledOversample { get; init; }
+    /// <summary>Beyond this the draw list (one entry per draw) would outgrow memory on a large collection long before it helps.</summary>
+    public const int MaxLabeledOversample = 100;
     /// <summary>Training step from which bootstrap rows are drawn (before it every row is a flow row).</summary>
     public int BootstrapStart { get; init; } = 500;
     /// <summary>Share of batch rows on the bootstrap path once enabled (NH/EH: 0.25).</summary>
@@ -73,7 +75,8 @@ public sealed record DynamicsTrainingConfig : IOptimizerSettings
         if (ChangeWeight < 0 || !double.IsFinite(ChangeWeight)) yield return $"{prefix}ChangeWeight must be a non-negative number (got {ChangeWeight})";
         if (LevelDrawScale < 0 || !double.IsFinite(LevelDrawScale)) yield return $"{prefix}LevelDrawScale must be a non-negative number (got {LevelDrawScale})";
         if (!double.IsFinite(LevelDrawMean)) yield return $"{prefix}LevelDrawMean must be a finite number (got {LevelDrawMean})";
-        if (LabeledOversample < 0) yield return $"{prefix}LabeledOversample must not be negative (got {LabeledOversample})";
+        if (LabeledOversample is < 0 or > MaxLabeledOversample)
+            yield return $"{prefix}LabeledOversample must lie in [0, {MaxLabeledOversample}] (got {LabeledOversample})";
         if (BootstrapStart < 0) yield return $"{prefix}BootstrapStart must not be negative (got {BootstrapStart})";
         if (BootstrapFraction is < 0 or > 1) yield return $"{prefix}BootstrapFraction must lie in [0, 1] (got {BootstrapFraction})";
         if (EvalEvery < 1) yield return $"{prefix}EvalEvery must be positive (got {EvalEvery})";

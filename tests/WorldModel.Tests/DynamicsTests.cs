@@ -83,7 +83,8 @@ public sealed class DynamicsTests
         Assert.Equal(new Dictionary<int, int> { [0] = 3, [1] = 3, [2] = 3, [4] = 1, [5] = 1, [6] = 1, [8] = 1, [9] = 1, [10] = 3 }, counts);
         using var trainer = new DynamicsTrainer(Tiny, Moves, new DynamicsTrainingConfig { SequenceLength = 2, LabeledOversample = 2 }, set, 1);
         Assert.Equal((17, 4), (trainer.TrainingWindows, trainer.LabeledWindows));
-        Assert.Contains(new DynamicsTrainingConfig { LabeledOversample = -1 }.Validate(), p => p.Contains("LabeledOversample must not be negative (got -1)"));
+        Assert.Contains(new DynamicsTrainingConfig { LabeledOversample = -1 }.Validate(), p => p.Contains("LabeledOversample must lie in [0, 100] (got -1)"));
+        Assert.Contains(new DynamicsTrainingConfig { LabeledOversample = 1_000_000 }.Validate(), p => p.Contains("LabeledOversample must lie in [0, 100] (got 1000000)"));
         // Left out of the config JSON at 0, so the ids of runs without it do not change.
         Assert.DoesNotContain("LabeledOversample", System.Text.Json.JsonSerializer.Serialize(new DynamicsTrainingConfig()));
         Assert.Contains("\"LabeledOversample\":2", System.Text.Json.JsonSerializer.Serialize(new DynamicsTrainingConfig { LabeledOversample = 2 }));

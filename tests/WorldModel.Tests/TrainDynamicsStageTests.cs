@@ -243,7 +243,7 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
         Assert.Equal(0, new TrainDynamicsSection { TrainShuffleWindows = 0 }.Resolve(24, 12).Training.TrainShuffleWindows);
         Assert.Equal(32, section.Resolve(24, 12).Training.TrainShuffleWindows);
         Assert.Contains(new TrainDynamicsSection { TrainShuffleWindows = -1 }.Validate(), p => p.Contains("TrainDynamics:TrainShuffleWindows must not be negative (got -1)"));
-        Assert.Contains(new TrainDynamicsSection { LabeledOversample = -1 }.Validate(), p => p.Contains("TrainDynamics:LabeledOversample must not be negative (got -1)"));
+        Assert.Contains(new TrainDynamicsSection { LabeledOversample = -1 }.Validate(), p => p.Contains("TrainDynamics:LabeledOversample must lie in [0, 100] (got -1)"));
         var (tiny, tinyTraining) = new TrainDynamicsSection { Preset = "tiny" }.Resolve(8, 8);
         Assert.Equal((32L, 2, 4, 8), (tiny.Transformer.Dim, tiny.Pack, tiny.KMax, tiny.ContextFrames));
         Assert.Equal((30, 4, 4, 10, 15), (tinyTraining.Steps, tinyTraining.BatchSize, tinyTraining.SequenceLength, tinyTraining.BootstrapStart, tinyTraining.EvalEvery));
