@@ -162,6 +162,7 @@ public sealed class DynamicsModelSection
     public double? PreviousMapGain { get; set; }
     public double? CleanPrefixShare { get; set; }
     public bool? ConditionSpatial { get; set; }
+    public bool? AdaptiveNorm { get; set; }
     /// <summary>Spatial tokens at their 2-D position on the tokenizer's latent grid (needs a tokenizer trained with LatentGrid).</summary>
     public bool? GridPositions { get; set; }
     public SpaceTimeOverrides Transformer { get; set; } = new();
@@ -179,6 +180,7 @@ public sealed class DynamicsModelSection
         PreviousMapGain = PreviousMapGain ?? p.PreviousMapGain,
         CleanPrefixShare = CleanPrefixShare ?? p.CleanPrefixShare,
         ConditionSpatial = ConditionSpatial ?? p.ConditionSpatial,
+        AdaptiveNorm = AdaptiveNorm ?? p.AdaptiveNorm,
         Transformer = Transformer.Apply(p.Transformer),
     };
 }

@@ -46,6 +46,15 @@ public sealed record DynamicsConfig
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public bool ConditionSpatial { get; init; }
     /// <summary>
+    /// Adaptive norm in every transformer block (off: the paper's): the frame's action and shortcut embeddings, summed, set a
+    /// per-frame scale and shift after each norm and a gain on each residual branch, for every token of the frame, through
+    /// zero-initialised maps (the untrained model is the unconditioned one). Image diffusion transformers condition on class and
+    /// noise level this way rather than through tokens; here the action then reaches every layer directly instead of by space
+    /// attention to one token. Left out of the config JSON when off.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool AdaptiveNorm { get; init; }
+    /// <summary>
     /// 0 (the default): the latents are a sequence and spatial token i sits at RoPE column i + 1. Above 0: the latents
     /// form a row-major grid this many wide (the tokenizer's LatentGrid, taken from the data), and each packed token (Pack
     /// neighbours in a row) sits at its 2-D grid position, so space attention sees which tokens are neighbours and a
@@ -140,6 +149,7 @@ public sealed class DynamicsModel : Module
     private readonly ActionEncoder _actions;
     private readonly SpaceTimeTransformer _transformer;
     private readonly Linear _head;
+    private readonly RMSNorm? _conditionNorm;
     private readonly Linear? _previousIn;
     private readonly Tensor? _previousMaps;
     /// <summary>With PreviousPerAction: the categorical component whose class picks the map, and its action column.</summary>
@@ -166,7 +176,9 @@ public sealed class DynamicsModel : Module
             _step.Weight.Normal_(0, 0.02, options.Generator);
         }
         _actions = RegisterModule("action_encoder", new ActionEncoder(actionSpace, dim, options));
-        _transformer = RegisterModule("transformer", new SpaceTimeTransformer(config.Transformer, options));
+        _transformer = RegisterModule("transformer", new SpaceTimeTransformer(config.Transformer, options, conditioned: config.AdaptiveNorm));
+        // The embeddings start at ~0.02: normalised, the condition moves the zero-initialised modulation maps from the first step.
+        if (config.AdaptiveNorm) _conditionNorm = RegisterModule("condition_norm", new RMSNorm(dim, options: options));
         _head = RegisterModule("head", new Linear(dim, config.PackedDim, options: options));
         if (config.PreviousInput)
         {
@@ -266,7 +278,8 @@ public sealed class DynamicsModel : Module
         var shortcut = Torch.Cat([_signal.Forward(signal), _step.Forward(step)], -1).View(b, t, 1, dim);
         if (Config.ConditionSpatial) spatial = spatial + action + shortcut;
         var tokens = Torch.Cat([action, shortcut, spatial], 2);
-        var h = _transformer.Forward(tokens, Layout, cache, cache == null ? Config.ContextFrames : null, commitFrames);
+        var condition = _conditionNorm?.Forward((action + shortcut).View(b, t, dim));
+        var h = _transformer.Forward(tokens, Layout, cache, cache == null ? Config.ContextFrames : null, commitFrames, condition);
         var x1 = UnpackLatents(_head.Forward(h.Narrow(2, 2, Config.SpatialTokens)));
         if (Config.ResidualHead) x1 = x1 + bases!;
         return x1.MoveToOuterScope();
@@ -303,5 +316,6 @@ public sealed class DynamicsModel : Module
     /// <summary>Forward FLOPs for [batch, frames] (matrix multiplies; training with bootstrap costs more).</summary>
     public static double ForwardFlops(DynamicsConfig c, long batch, long frames) =>
         SpaceTimeTransformer.ForwardFlops(c.Transformer, batch, frames, c.Slots)
-        + 2.0 * batch * frames * c.SpatialTokens * c.PackedDim * c.Transformer.Dim * 2;
+        + 2.0 * batch * frames * c.SpatialTokens * c.PackedDim * c.Transformer.Dim * 2
+        + (c.AdaptiveNorm ? 2.0 * batch * frames * c.Transformer.Dim * c.Transformer.Dim * Enumerable.Range(0, c.Transformer.Layers).Sum(i => c.Transformer.HasTime(i) ? 9 : 6) : 0);
 }

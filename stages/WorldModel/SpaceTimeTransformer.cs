@@ -222,8 +222,13 @@ public sealed class SpaceTimeBlock : Module
     private readonly Attention? _timeAttention;
     private readonly RMSNorm _mlpNorm;
     private readonly SwiGluMlp _mlp;
+    private readonly Linear? _modulation;
 
-    public SpaceTimeBlock(SpaceTimeConfig config, bool hasTime, ParamOptions options = default)
+    /// <param name="conditioned">
+    /// Adaptive norm: a per-frame condition vector sets a scale and shift after each norm and a gain on each residual branch
+    /// (1 + its value, from a zero-initialised map, so the conditioned block starts as the plain one).
+    /// </param>
+    public SpaceTimeBlock(SpaceTimeConfig config, bool hasTime, ParamOptions options = default, bool conditioned = false)
     {
         _spaceNorm = RegisterModule("space_norm", new RMSNorm(config.Dim, options: options));
         _spaceAttention = RegisterModule("space_attn", NewAttention(config, options));
@@ -234,28 +239,49 @@ public sealed class SpaceTimeBlock : Module
         }
         _mlpNorm = RegisterModule("mlp_norm", new RMSNorm(config.Dim, options: options));
         _mlp = RegisterModule("mlp", new SwiGluMlp(config.Dim, config.Hidden, options: options));
+        if (conditioned)
+        {
+            _modulation = RegisterModule("modulation", new Linear(config.Dim, (hasTime ? 9 : 6) * config.Dim, options: options));
+            using var noGrad = Torch.NoGrad();
+            _modulation.Weight.Zero_();
+            _modulation.Bias!.Zero_();
+        }
     }
+
+    /// <summary>Width of the per-frame modulation this block computes (0: unconditioned).</summary>
+    internal long ModulationWidth => _modulation?.Weight.Size(0) ?? 0;
 
     private static Attention NewAttention(SpaceTimeConfig c, ParamOptions options) =>
         new(c.Dim, c.Heads, c.KvHeads, qkNorm: c.QkNorm, softCap: c.SoftCap, options: options);
 
     public bool HasTime => _timeAttention != null;
 
-    /// <summary>x [B, T, S, D] (registers included); timeLayer indexes this layer's KV cache slot.</summary>
-    internal Tensor Forward(Tensor x, ForwardContext ctx, int timeLayer)
+    /// <summary>x [B, T, S, D] (registers included); timeLayer indexes this layer's KV cache slot; condition [B, T, D] for a conditioned block.</summary>
+    internal Tensor Forward(Tensor x, ForwardContext ctx, int timeLayer, Tensor? condition = null)
     {
         using var scope = Torch.NewDisposeScope();
         var (b, t, s, d) = (x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]);
+        // Per frame: (shift, scale, gain) for space, time (when present) and MLP, broadcast over the frame's tokens.
+        Tensor[]? mod = null;
+        if (_modulation != null)
+        {
+            if (condition == null) throw new ArgumentException("this block is conditioned: pass a condition [B, T, D]");
+            var m = _modulation.Forward(condition.Silu()).View(b, t, 1, ModulationWidth);
+            mod = Enumerable.Range(0, (int)(ModulationWidth / d)).Select(i => m.Narrow(3, i * d, d)).ToArray();
+        }
+        Tensor Norm(RMSNorm norm, Tensor input, int part) => mod == null ? norm.Forward(input) : norm.Forward(input) * (mod[3 * part + 1] + 1) + mod[3 * part];
+        Tensor Gain(Tensor branch, int part) => mod == null ? branch : branch * (mod[3 * part + 2] + 1);
+        var mlpPart = _timeAttention != null ? 2 : 1;
 
-        var h = AttentionKernel.Forward(_spaceAttention, _spaceNorm.Forward(x).Reshape(b * t, s, d), ctx.SpaceBlocked, ctx.SpaceRope);
-        x = x + h.View(b, t, s, d);
+        var h = AttentionKernel.Forward(_spaceAttention, Norm(_spaceNorm, x, 0).Reshape(b * t, s, d), ctx.SpaceBlocked, ctx.SpaceRope);
+        x = x + Gain(h.View(b, t, s, d), 0);
         if (_timeAttention != null)
         {
             var (start, count) = (ctx.TimeStart, ctx.TimeCount);
             var part = count == s ? x : x.Narrow(2, start, count);
-            var slots = _timeNorm!.Forward(part).Transpose(1, 2).Reshape(b * count, t, d);
+            var slots = Norm(_timeNorm!, part, 1).Transpose(1, 2).Reshape(b * count, t, d);
             h = AttentionKernel.Forward(_timeAttention, slots, ctx.TimeBlocked, ctx.TimeRope, ctx.Cache, timeLayer, ctx.CommitFrames);
-            var updated = part + h.View(b, count, t, d).Transpose(1, 2);
+            var updated = part + Gain(h.View(b, count, t, d).Transpose(1, 2), 1);
             if (count == s) x = updated;
             else
             {
@@ -266,7 +292,7 @@ public sealed class SpaceTimeBlock : Module
                 x = Torch.Cat(pieces.ToArray(), 2);
             }
         }
-        return (x + _mlp.Forward(_mlpNorm.Forward(x))).MoveToOuterScope();
+        return (x + Gain(_mlp.Forward(Norm(_mlpNorm, x, mlpPart)), mlpPart)).MoveToOuterScope();
     }
 }
 
@@ -284,13 +310,18 @@ public sealed class SpaceTimeTransformer : Module
 
     public SpaceTimeConfig Config { get; }
 
-    public SpaceTimeTransformer(SpaceTimeConfig config, ParamOptions options = default)
+    /// <summary>Whether Forward needs a per-frame condition.</summary>
+    public bool Conditioned { get; }
+
+    /// <param name="conditioned">Every block takes a per-frame condition (adaptive norm; see <see cref="SpaceTimeBlock"/>).</param>
+    public SpaceTimeTransformer(SpaceTimeConfig config, ParamOptions options = default, bool conditioned = false)
     {
         var problems = config.Validate("").ToList();
         if (problems.Count > 0) throw new ArgumentException(string.Join("; ", problems));
         Config = config;
+        Conditioned = conditioned;
         for (var i = 0; i < config.Layers; i++)
-            _blocks.Add(RegisterModule($"block{i}", new SpaceTimeBlock(config, config.HasTime(i), options)));
+            _blocks.Add(RegisterModule($"block{i}", new SpaceTimeBlock(config, config.HasTime(i), options, conditioned)));
         _outNorm = RegisterModule("out_norm", new RMSNorm(config.Dim, options: options));
         if (config.Registers > 0)
         {
@@ -308,14 +339,18 @@ public sealed class SpaceTimeTransformer : Module
     /// sequence starting at time 0 (window: frames a frame may see, itself included). With a cache the T
     /// frames continue the cached ones, and the cache is extended by the first commitFrames of them (null: all; 0: the
     /// frames read the cache as if they came next and leave it as it was; in between: the later frames, e.g. a frame in
-    /// the making, read the earlier ones without being kept).
+    /// the making, read the earlier ones without being kept). condition [B, T, D]: each frame's vector, for a conditioned
+    /// transformer only.
     /// </summary>
-    public Tensor Forward(Tensor x, TokenLayout layout, SpaceTimeCache? cache = null, int? window = null, int? commitFrames = null)
+    public Tensor Forward(Tensor x, TokenLayout layout, SpaceTimeCache? cache = null, int? window = null, int? commitFrames = null, Tensor? condition = null)
     {
         using var scope = Torch.NewDisposeScope();
         var shape = x.Shape;
         if (shape.Length != 4 || shape[2] != layout.Slots || shape[3] != Config.Dim)
             throw new ArgumentException($"expected [B, T, {layout.Slots}, {Config.Dim}], got [{string.Join(", ", shape)}]");
+        if (Conditioned != (condition != null)) throw new ArgumentException(Conditioned ? "this transformer is conditioned: pass a condition [B, T, D]" : "this transformer takes no condition");
+        if (condition != null && (condition.Shape.Length != 3 || condition.Size(0) != shape[0] || condition.Size(1) != shape[1] || condition.Size(2) != Config.Dim))
+            throw new ArgumentException($"expected a condition [{shape[0]}, {shape[1]}, {Config.Dim}], got [{string.Join(", ", condition.Shape)}]");
         if (cache != null && window != null && cache.Window != window)
             throw new ArgumentException("pass the window when creating the cache, not to Forward");
         var (b, t) = (shape[0], shape[1]);
@@ -345,7 +380,7 @@ public sealed class SpaceTimeTransformer : Module
             Cache = cache,
             CommitFrames = commitFrames,
         };
-        for (var i = 0; i < _blocks.Count; i++) x = _blocks[i].Forward(x, ctx, i);
+        for (var i = 0; i < _blocks.Count; i++) x = _blocks[i].Forward(x, ctx, i, condition);
         if (cache != null) cache.Position += commitFrames ?? t;
         x = _outNorm.Forward(x);
         if (r > 0) x = x.Narrow(2, 0, layout.Slots);

@@ -91,15 +91,16 @@ public sealed class DynamicsTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void ForwardIsBlockCausalAndTheCachedPathAgrees(bool conditionSpatial)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void ForwardIsBlockCausalAndTheCachedPathAgrees(bool conditionSpatial, bool adaptiveNorm)
     {
         using var generator = new Generator(1);
-        using var model = new DynamicsModel(Tiny with { ConditionSpatial = conditionSpatial }, Moves, new ParamOptions(Generator: generator));
+        using var model = new DynamicsModel(Tiny with { ConditionSpatial = conditionSpatial, AdaptiveNorm = adaptiveNorm }, Moves, new ParamOptions(Generator: generator));
         using (Torch.NoGrad())
-            foreach (var (name, p) in model.NamedParameters().Where(p => p.Name.StartsWith("head")))
-                p.Normal_(0, 0.5, generator); // the zero-initialised head would hide everything
+            foreach (var (name, p) in model.NamedParameters().Where(p => p.Name.StartsWith("head") || p.Name.Contains(".modulation.")))
+                p.Normal_(0, 0.5, generator); // the zero-initialised head (and modulation) would hide everything
         using var scope = Torch.NewDisposeScope();
         var z = Torch.Randn([2, 5, 4, 3], generator);
         var signal = Torch.Randint(0, 5, [2, 5], generator);
@@ -134,6 +135,42 @@ public sealed class DynamicsTests
         using var other = new DynamicsModel(model.Config with { ConditionSpatial = !conditionSpatial }, Moves);
         other.LoadStateDict(model.StateDict());
         Assert.True((other.Forward(z, signal, step, actions, labeled) - full).Abs().Max().ToDouble() > 1e-3, "ConditionSpatial changed nothing");
+        Assert.Equal(adaptiveNorm, System.Text.Json.JsonSerializer.Serialize(model.Config).Contains("\"AdaptiveNorm\":true"));
+    }
+
+    [Fact]
+    public void AdaptiveNormStartsAsThePlainModelAndThenReadsTheFramesAction()
+    {
+        using var generator = new Generator(3);
+        using var model = new DynamicsModel(Tiny with { AdaptiveNorm = true }, Moves, new ParamOptions(Generator: generator));
+        using var plain = new DynamicsModel(Tiny, Moves);
+        using (Torch.NoGrad())
+            foreach (var p in model.NamedParameters().Where(p => p.Name.StartsWith("head")))
+                p.Parameter.Normal_(0, 0.5, generator);
+        var state = model.StateDict();
+        // The plain model holds every parameter but the modulation maps (6 or 9 x Dim per block) and the condition's norm.
+        var modulation = state.Keys.Where(k => k.Contains(".modulation.") || k.StartsWith("condition_norm")).ToList();
+        Assert.Equal(2 * Tiny.Transformer.Layers + 1, modulation.Count);
+        Assert.Equal(plain.StateDict().Count, state.Count - modulation.Count);
+        plain.LoadStateDict(state.Where(kv => !modulation.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value));
+        using var scope = Torch.NewDisposeScope();
+        var z = Torch.Randn([2, 4, 4, 3], generator);
+        var signal = Torch.Randint(0, 5, [2, 4], generator);
+        var step = Torch.Randint(0, 3, [2, 4], generator);
+        var actions = Torch.Randint(0, 4, [2, 4, 1], generator).To(DType.Float32);
+        var before = model.Forward(z, signal, step, actions, null);
+        Assert.True((before - plain.Forward(z, signal, step, actions, null)).Abs().Max().ToDouble() < 1e-6, "zero modulation is not the plain model");
+
+        // Once the maps are non-zero, changing only a frame's action changes that frame through the modulation as well.
+        using (Torch.NoGrad())
+            foreach (var p in model.NamedParameters().Where(p => p.Name.Contains(".modulation.weight")))
+                p.Parameter.Normal_(0, 0.5, generator);
+        var other = actions.Clone();
+        other.Narrow(1, 2, 1).Fill_(3);
+        var changed = (model.Forward(z, signal, step, other, null) - model.Forward(z, signal, step, actions, null)).Abs().Transpose(0, 1).Reshape(4, -1).Amax(1);
+        Assert.Equal(0, changed.Narrow(0, 0, 2).Max().ToDouble());
+        Assert.True(changed.Narrow(0, 2, 1).ToDouble() > 1e-3, "the action of frame 2 did not reach frame 2");
+        Assert.True(DynamicsModel.ForwardFlops(model.Config, 1, 4) > DynamicsModel.ForwardFlops(Tiny, 1, 4));
     }
 
     [Fact]

@@ -182,6 +182,10 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
         var perAction = await new TrainDynamicsStage().PlanAsync(DynamicsStageFixture.Context(DynamicsStageFixture.Args(root,
             "--set", "TrainDynamics:Model:PreviousInput=true", "--set", "TrainDynamics:Model:PreviousPerAction=true")));
         Assert.True(perAction.Config["Model"]!["PreviousPerAction"]!.GetValue<bool>());
+        // Adaptive norm is a model setting: in the effective config (another artifact) when on, absent when off.
+        var adaptive = await new TrainDynamicsStage().PlanAsync(DynamicsStageFixture.Context(DynamicsStageFixture.Args(root, "--set", "TrainDynamics:Model:AdaptiveNorm=true")));
+        Assert.True(adaptive.Config["Model"]!["AdaptiveNorm"]!.GetValue<bool>());
+        Assert.Null(perAction.Config["Model"]!["AdaptiveNorm"]);
         // PreviousReach's grid is the data's: the tiny tokenizer has none.
         var reach = await Assert.ThrowsAsync<StageInputException>(() => new TrainDynamicsStage().PlanAsync(DynamicsStageFixture.Context(DynamicsStageFixture.Args(root,
             "--set", "TrainDynamics:Model:PreviousInput=true", "--set", "TrainDynamics:Model:PreviousReach=1"))));
