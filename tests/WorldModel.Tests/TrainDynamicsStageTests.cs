@@ -200,6 +200,7 @@ public sealed class TrainDynamicsStageTests(DynamicsStageFixture fixture) : ICla
         Assert.True(DynamicsPresets.Small.GridPositions);
         Assert.Null(small.Config["Model"]!["LatentGridCols"]);
         Assert.True(small.Config["Model"]!["ConditionSpatial"]!.GetValue<bool>());
+        Assert.True(small.Config["Model"]!["AdaptiveNorm"]!.GetValue<bool>());
         // Its per-action maps stay (the fixture's action is categorical); their neighbourhood needs the grid and is dropped.
         Assert.True(small.Config["Model"]!["PreviousPerAction"]!.GetValue<bool>());
         Assert.Equal(30, small.Config["Model"]!["PreviousMapGain"]!.GetValue<double>());
