@@ -370,14 +370,26 @@ public sealed class LocalFolderStore : IBlobStore
     /// </summary>
     sealed class ListWalk(string prefix, bool rollUpFolders, ListCursor? resume)
     {
+        static bool HoldsFiles(DirectoryInfo dir)
+        {
+            try { return dir.EnumerateFiles("*", SearchOption.AllDirectories).Any(); }
+            catch (DirectoryNotFoundException) { return false; }
+        }
+
         public IEnumerable<(string Key, FileInfo? File)> Enumerate(string dirFull, string dirKey)
         {
             var entries = new List<(string Key, FileSystemInfo Info)>();
-            foreach (var info in new DirectoryInfo(dirFull).EnumerateFileSystemInfos())
+            // A folder emptied and removed by a writer (a checkpoint pruned) while the walk runs lists as empty, as the
+            // names under it would no longer show in a blob listing either.
+            try
             {
-                if (dirKey.Length == 0 && info.Name == HiddenDir) continue;
-                entries.Add((dirKey + info.Name + (info is DirectoryInfo ? "/" : ""), info));
+                foreach (var info in new DirectoryInfo(dirFull).EnumerateFileSystemInfos())
+                {
+                    if (dirKey.Length == 0 && info.Name == HiddenDir) continue;
+                    entries.Add((dirKey + info.Name + (info is DirectoryInfo ? "/" : ""), info));
+                }
             }
+            catch (DirectoryNotFoundException) { yield break; }
             entries.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
             foreach (var (key, info) in entries)
             {
@@ -390,7 +402,7 @@ public sealed class LocalFolderStore : IBlobStore
                         continue;
                     if (rollUpFolders && key.Length > prefix.Length && key.IndexOf('/', prefix.Length) == key.Length - 1)
                     {
-                        if (resume?.Covers(key) != true && dir.EnumerateFiles("*", SearchOption.AllDirectories).Any())
+                        if (resume?.Covers(key) != true && HoldsFiles(dir))
                             yield return (key, null);
                         continue;
                     }
