@@ -46,7 +46,7 @@ public sealed record DynamicsConfig
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public bool ConditionSpatial { get; init; }
     /// <summary>
-    /// Adaptive norm in every transformer block (off: the paper's): the frame's action and shortcut embeddings, summed, set a
+    /// Adaptive norm in every transformer block (off: the paper's): the frame's action and shortcut embeddings, summed and RMS-normalised, set a
     /// per-frame scale and shift after each norm and a gain on each residual branch, for every token of the frame, through
     /// zero-initialised maps (the untrained model is the unconditioned one). Image diffusion transformers condition on class and
     /// noise level this way rather than through tokens; here the action then reaches every layer directly instead of by space
@@ -317,5 +317,5 @@ public sealed class DynamicsModel : Module
     public static double ForwardFlops(DynamicsConfig c, long batch, long frames) =>
         SpaceTimeTransformer.ForwardFlops(c.Transformer, batch, frames, c.Slots)
         + 2.0 * batch * frames * c.SpatialTokens * c.PackedDim * c.Transformer.Dim * 2
-        + (c.AdaptiveNorm ? 2.0 * batch * frames * c.Transformer.Dim * c.Transformer.Dim * Enumerable.Range(0, c.Transformer.Layers).Sum(i => c.Transformer.HasTime(i) ? 9 : 6) : 0);
+        + (c.AdaptiveNorm ? 2.0 * batch * frames * c.Transformer.Dim * Enumerable.Range(0, c.Transformer.Layers).Sum(i => SpaceTimeBlock.ModulationOutputs(c.Transformer.Dim, c.Transformer.HasTime(i))) : 0);
 }

@@ -241,12 +241,15 @@ public sealed class SpaceTimeBlock : Module
         _mlp = RegisterModule("mlp", new SwiGluMlp(config.Dim, config.Hidden, options: options));
         if (conditioned)
         {
-            _modulation = RegisterModule("modulation", new Linear(config.Dim, (hasTime ? 9 : 6) * config.Dim, options: options));
+            _modulation = RegisterModule("modulation", new Linear(config.Dim, ModulationOutputs(config.Dim, hasTime), options: options));
             using var noGrad = Torch.NoGrad();
             _modulation.Weight.Zero_();
             _modulation.Bias!.Zero_();
         }
     }
+
+    /// <summary>Outputs of a conditioned block's modulation map: shift, scale and gain for space, time (when present) and MLP.</summary>
+    public static long ModulationOutputs(long dim, bool hasTime) => (hasTime ? 9 : 6) * dim;
 
     /// <summary>Width of the per-frame modulation this block computes (0: unconditioned).</summary>
     internal long ModulationWidth => _modulation?.Weight.Size(0) ?? 0;
