@@ -340,7 +340,7 @@ public sealed class LocalFolderStore : IBlobStore
     }
 
     /// <summary>Where a listing resumes: after a blob name, or after every name under a rolled-up prefix.</summary>
-    sealed record ListCursor(string Key, bool IsPrefix)
+    internal sealed record ListCursor(string Key, bool IsPrefix)
     {
         public string? Prefix => IsPrefix ? Key : null;
 
@@ -368,7 +368,7 @@ public sealed class LocalFolderStore : IBlobStore
     /// the prefix or already covered by the cursor; with delimiter "/" a folder one level below the prefix is
     /// yielded once as a rolled-up prefix (file null) without walking it.
     /// </summary>
-    sealed class ListWalk(string prefix, bool rollUpFolders, ListCursor? resume)
+    internal sealed class ListWalk(string prefix, bool rollUpFolders, ListCursor? resume)
     {
         static bool HoldsFiles(DirectoryInfo dir)
         {

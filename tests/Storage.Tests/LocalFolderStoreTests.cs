@@ -113,4 +113,23 @@ public sealed class LocalFolderStoreTests : IDisposable
         Assert.Contains("a/b", e.Message);
         Assert.Empty(Directory.GetFiles(Path.Combine(_root, ".blobstore", "tmp")));
     }
+
+    [Theory]
+    [InlineData(false)] // the walk descends into the removed folder
+    [InlineData(true)]  // the walk rolls the removed folder up as a prefix
+    public async Task AFolderRemovedWhileAListingWalks_ListsAsEmpty(bool rollUpFolders)
+    {
+        // A trainer prunes an old checkpoint's folder while a reader lists the checkpoints. The walk is lazy, so
+        // removing a folder between two of its steps reproduces that race exactly: the walk has already read the
+        // parent's entries and reaches the removed folder afterwards.
+        using var store = new LocalFolderStore(_root);
+        await store.WriteBytesAsync("ck/step-1/weights", "1"u8.ToArray());
+        await store.WriteBytesAsync("ck/step-2/weights", "2"u8.ToArray());
+        var walk = new LocalFolderStore.ListWalk("ck/", rollUpFolders, resume: null);
+        using var items = walk.Enumerate(Path.Combine(_root, "ck"), "ck/").GetEnumerator();
+        Assert.True(items.MoveNext());
+        Assert.Equal(rollUpFolders ? "ck/step-1/" : "ck/step-1/weights", items.Current.Key);
+        Directory.Delete(Path.Combine(_root, "ck", "step-2"), recursive: true);
+        Assert.False(items.MoveNext());
+    }
 }
