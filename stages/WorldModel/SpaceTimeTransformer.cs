@@ -259,8 +259,11 @@ public sealed class SpaceTimeBlock : Module
 
     public bool HasTime => _timeAttention != null;
 
-    /// <summary>x [B, T, S, D] (registers included); timeLayer indexes this layer's KV cache slot; condition [B, T, D] for a conditioned block.</summary>
-    internal Tensor Forward(Tensor x, ForwardContext ctx, int timeLayer, Tensor? condition = null)
+    /// <summary>
+    /// x [B, T, S, D] (registers included); timeLayer indexes this layer's KV cache slot; activatedCondition [B, T, D] for a
+    /// conditioned block: the condition after SiLU, computed once for all blocks.
+    /// </summary>
+    internal Tensor Forward(Tensor x, ForwardContext ctx, int timeLayer, Tensor? activatedCondition = null)
     {
         using var scope = Torch.NewDisposeScope();
         var (b, t, s, d) = (x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]);
@@ -268,8 +271,8 @@ public sealed class SpaceTimeBlock : Module
         Tensor[]? mod = null;
         if (_modulation != null)
         {
-            if (condition == null) throw new ArgumentException("this block is conditioned: pass a condition [B, T, D]");
-            var m = _modulation.Forward(condition.Silu()).View(b, t, 1, ModulationWidth);
+            if (activatedCondition == null) throw new ArgumentException("this block is conditioned: pass a condition [B, T, D]");
+            var m = _modulation.Forward(activatedCondition).View(b, t, 1, ModulationWidth);
             mod = Enumerable.Range(0, (int)(ModulationWidth / d)).Select(i => m.Narrow(3, i * d, d)).ToArray();
         }
         Tensor Norm(RMSNorm norm, Tensor input, int part) => mod == null ? norm.Forward(input) : norm.Forward(input) * (mod[3 * part + 1] + 1) + mod[3 * part];
@@ -383,7 +386,8 @@ public sealed class SpaceTimeTransformer : Module
             Cache = cache,
             CommitFrames = commitFrames,
         };
-        for (var i = 0; i < _blocks.Count; i++) x = _blocks[i].Forward(x, ctx, i, condition);
+        using var activatedCondition = condition?.Silu();
+        for (var i = 0; i < _blocks.Count; i++) x = _blocks[i].Forward(x, ctx, i, activatedCondition);
         if (cache != null) cache.Position += commitFrames ?? t;
         x = _outNorm.Forward(x);
         if (r > 0) x = x.Narrow(2, 0, layout.Slots);
