@@ -46,17 +46,25 @@ public class CheckpointResumeTests : IDisposable
             // each waits for a later checkpoint than the one before (steps 6 .. ~130 of 150), then a random part of a few
             // steps more, so it lands mid-step or mid-checkpoint write with training still left.
             var target = 6 + 13 * kills + random.Next(0, 8);
+            var startStep = (await checkpoints.ListStepsAsync()).DefaultIfEmpty(0).Max();
             using var process = await DreamerProcess.StartAndWaitForAsync("smoke training", TimeSpan.FromMinutes(1), ["smoke", "--store", killedStore, .. Training]);
             var deadline = Stopwatch.StartNew();
-            while (!process.HasExited && (await checkpoints.ListStepsAsync()).DefaultIfEmpty(0).Max() < target && deadline.Elapsed < TimeSpan.FromMinutes(2))
+            var reached = startStep;
+            while (!process.HasExited && (reached = (await checkpoints.ListStepsAsync()).DefaultIfEmpty(0).Max()) < target && deadline.Elapsed < TimeSpan.FromMinutes(2))
                 await Task.Delay(10);
-            await Task.Delay(stepTime * (3 * random.NextDouble()));
-            if (!process.HasExited)
+            // This run's own pace bounds the random part too: when the straight run paid a busy machine's startup and
+            // this one runs fast, the straight estimate alone spans tens of steps and training can end before the kill.
+            var pace = reached > startStep ? deadline.Elapsed / (reached - startStep) : stepTime;
+            await Task.Delay((pace < stepTime ? pace : stepTime) * (3 * random.NextDouble()));
+            var killed = !process.HasExited;
+            if (killed)
             {
                 process.Kill(entireProcessTree: true); // SIGKILL: no chance to clean up
                 kills++;
             }
             await process.WaitForExitAsync();
+            // A run that ends by itself must have finished cleanly: a resume that crashes is what this test is for.
+            Assert.True(killed || process.ExitCode == 0, $"run {attempt + 1} exited with code {process.ExitCode} on its own (from checkpoint step {startStep})");
         }
         Assert.True(kills == 10, $"only {kills} runs could be killed mid-training: the test did not exercise resume");
 
