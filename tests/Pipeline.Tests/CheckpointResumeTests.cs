@@ -38,6 +38,7 @@ public class CheckpointResumeTests : IDisposable
         var killedStore = Path.Combine(_root, "killed");
         using var killedFolder = new LocalFolderStore(killedStore);
         var checkpoints = new CheckpointStore(killedFolder, "smoke", artifactId);
+        async Task<long> LatestCheckpointStepAsync() => (await checkpoints.ListStepsAsync()).DefaultIfEmpty(0).Max();
         var random = new Random(20261121);
         var kills = 0;
         for (var attempt = 0; kills < 10 && attempt < 20; attempt++)
@@ -46,11 +47,11 @@ public class CheckpointResumeTests : IDisposable
             // each waits for a later checkpoint than the one before (steps 6 .. ~130 of 150), then a random part of a few
             // steps more, so it lands mid-step or mid-checkpoint write with training still left.
             var target = 6 + 13 * kills + random.Next(0, 8);
-            var startStep = (await checkpoints.ListStepsAsync()).DefaultIfEmpty(0).Max();
+            var startStep = await LatestCheckpointStepAsync();
             using var process = await DreamerProcess.StartAndWaitForAsync("smoke training", TimeSpan.FromMinutes(1), ["smoke", "--store", killedStore, .. Training]);
             var deadline = Stopwatch.StartNew();
             var reached = startStep;
-            while (!process.HasExited && (reached = (await checkpoints.ListStepsAsync()).DefaultIfEmpty(0).Max()) < target && deadline.Elapsed < TimeSpan.FromMinutes(2))
+            while (!process.HasExited && (reached = await LatestCheckpointStepAsync()) < target && deadline.Elapsed < TimeSpan.FromMinutes(2))
                 await Task.Delay(10);
             // This run's own pace bounds the random part too: when the straight run paid a busy machine's startup and
             // this one runs fast, the straight estimate alone spans tens of steps and training can end before the kill.
